@@ -1,0 +1,81 @@
+"""Our own model directories: config.json (architecture, classes, input convention, provenance) +
+model.safetensors. Loading reads tensors and JSON only, never code."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from pcnn_fer.models.pcnn import PCNN, PCNNConfig, count_parameters
+
+FORMAT = "pcnn-fer"
+FORMAT_VERSION = 1
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+
+
+def save_model(model: PCNN, directory: str | Path, metadata: dict | None = None) -> Path:
+    """Write `model` to `directory`; files are written under temporary names and renamed into place."""
+    from pcnn_fer import __version__
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    document = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "pcnn_fer_version": __version__,
+        "config": model.config.to_dict(),
+        "num_parameters": count_parameters(model),
+        "metadata": metadata or {},
+    }
+    _atomic(directory / WEIGHTS_FILE, lambda tmp: save_file(tensors, str(tmp), metadata={"format": FORMAT}))
+    _atomic(directory / CONFIG_FILE, lambda tmp: tmp.write_text(json.dumps(document, indent=2) + "\n"))
+    return directory
+
+
+def read_config(directory: str | Path) -> tuple[PCNNConfig, dict]:
+    """The model config and the free-form metadata (metrics, dataset, recipe, licence) of a directory."""
+    path = Path(directory) / CONFIG_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: a pcnn-fer model directory holds {CONFIG_FILE} and "
+                                f"{WEIGHTS_FILE} (made by save_pretrained or `pcnn-fer convert`)")
+    try:
+        document = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON: {error}") from None
+    if document.get("format") != FORMAT:
+        raise ValueError(f"{path}: format is {document.get('format')!r}, expected {FORMAT!r}")
+    if document.get("format_version", 0) > FORMAT_VERSION:
+        raise ValueError(f"{path}: format version {document['format_version']} is newer than this pcnn-fer "
+                         f"reads ({FORMAT_VERSION}); upgrade pcnn-fer")
+    return PCNNConfig.from_dict(document["config"]), document.get("metadata", {})
+
+
+def load_model(directory: str | Path, device: str | torch.device = "cpu") -> PCNN:
+    """Rebuild the model of a directory and load its tensors, in eval mode."""
+    config, metadata = read_config(directory)
+    weights = Path(directory) / WEIGHTS_FILE
+    if not weights.is_file():
+        raise FileNotFoundError(f"{weights} not found")
+    model = PCNN(config)
+    state = load_file(str(weights), device=str(device))
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise ValueError(f"{weights} does not fit its config ({config.backbone}, {config.num_classes} classes): "
+                         f"missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}")
+    model.metadata = metadata
+    return model.to(device).eval()
+
+
+def _atomic(path: Path, write) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
