@@ -40,6 +40,8 @@ class SampleSet:
     name: str
     class_names: tuple[str, ...]
     samples: list[Sample]
+    # Bad inputs left out because the reader was asked to skip them, one message each (file, line, reason).
+    skipped: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.samples)

@@ -22,6 +22,8 @@ def save_model(model: PCNN, directory: str | Path, metadata: dict | None = None)
     """Write `model` to `directory`; files are written under temporary names and renamed into place."""
     from pcnn_fer import __version__
 
+    if getattr(model, "inference_only", False):
+        raise ValueError("this model was optimised for inference (BatchNorm folded); save the original model")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -64,10 +66,13 @@ def load_model(directory: str | Path, device: str | torch.device = "cpu") -> PCN
         raise FileNotFoundError(f"{weights} not found")
     model = PCNN(config)
     state = load_file(str(weights), device=str(device))
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
+    expected = model.state_dict()
+    missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+    reshaped = sorted(k for k in set(state) & set(expected) if state[k].shape != expected[k].shape)
+    if missing or unexpected or reshaped:
         raise ValueError(f"{weights} does not fit its config ({config.backbone}, {config.num_classes} classes): "
-                         f"missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}")
+                         f"missing {missing[:5]}, unexpected {unexpected[:5]}, other shape {reshaped[:5]}")
+    model.load_state_dict(state)
     model.metadata = metadata
     return model.to(device).eval()
 
@@ -76,6 +81,10 @@ def _atomic(path: Path, write) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         write(tmp)
+        # safetensors writes owner-only files; give the usual permissions that the umask allows.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -1,0 +1,43 @@
+"""`pcnn-fer convert REF.pth OUT_DIR`: an authors' PCNN checkpoint into a pcnn-fer model directory."""
+
+from __future__ import annotations
+
+import argparse
+
+from pcnn_fer.data.labels import NATIVE_CLASSES
+from pcnn_fer.weights.reference import import_reference_checkpoint
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "convert", help="convert an authors' PCNN checkpoint (rafdb.pth, ...) to a model directory",
+        description="Read a reference PCNN checkpoint without running code from it, map its keys onto "
+                    "pcnn_r18, and write config.json + model.safetensors. Prints which keys were ignored.")
+    parser.add_argument("checkpoint", help="reference checkpoint (.pth) or bare state_dict")
+    parser.add_argument("output", help="model directory to write")
+    parser.add_argument("--classes", default=None,
+                        help=f"class order of the checkpoint's outputs: a dataset name ({', '.join(NATIVE_CLASSES)}) "
+                             f"or a comma-separated list; default: class_0, class_1, ...")
+    parser.set_defaults(run=run)
+
+
+def class_order(spec: str | None) -> tuple[str, ...] | None:
+    """A dataset's native class order, or the names of a comma-separated list."""
+    if spec is None:
+        return None
+    if spec.strip().lower() in NATIVE_CLASSES:
+        return NATIVE_CLASSES[spec.strip().lower()]
+    names = tuple(name.strip() for name in spec.split(","))
+    if len(names) < 2 or not all(names):
+        raise ValueError(f"--classes: expected a dataset name ({', '.join(NATIVE_CLASSES)}) or a comma-separated "
+                         f"list of at least two names, got {spec!r}")
+    return names
+
+
+def run(args: argparse.Namespace) -> int:
+    model, report = import_reference_checkpoint(args.checkpoint, class_order(args.classes))
+    directory = model.save_pretrained(args.output, metadata=report.metadata())
+    print(report.summary())
+    print(f"classes: {', '.join(model.class_names)}")
+    print(f"wrote {directory}")
+    return 0

@@ -1,0 +1,89 @@
+"""`pcnn-fer train`: a YAML recipe plus flags; every recipe field is also a `--group.field` flag."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import typing
+from pathlib import Path
+
+from pcnn_fer.engine.config import GROUPS, TrainConfig, knobs, load_config, parse_value
+
+# Short spellings of the knobs changed most often.
+ALIASES = {
+    "data.root": "--data-root", "data.dataset": "--dataset", "data.batch_size": "--batch-size",
+    "data.workers": "--workers", "model.variant": "--variant", "model.pretrained": "--pretrained",
+    "optim.lr": "--lr", "optim.skip_nonfinite": "--skip-nonfinite", "schedule.epochs": "--epochs",
+    "misc.seed": "--seed", "misc.deterministic": "--deterministic", "misc.select": "--select",
+    "misc.amp": "--amp", "misc.device": "--device", "misc.output": "--output", "misc.name": "--name",
+    "misc.quiet": "--quiet", "misc.threads": "--threads",
+}
+
+
+def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
+    """--config, --set KEY=VALUE and one flag per recipe field, in groups, all defaulting to the recipe."""
+    parser.add_argument("--config", type=Path, help="YAML recipe (e.g. configs/rafdb.yaml); flags override it")
+    parser.add_argument("--set", action="append", default=[], metavar="GROUP.FIELD=VALUE",
+                        help="override any recipe field (repeatable)")
+    defaults = TrainConfig()
+    sections = {name: parser.add_argument_group(f"{name} options") for name in GROUPS}
+    for key, spec, hint in knobs():
+        group_name, name = key.split(".")
+        flags = [f"--{key}"] + ([ALIASES[key]] if key in ALIASES else [])
+        default = getattr(getattr(defaults, group_name), name)
+        choices = spec.metadata.get("choices")
+        extra = {"nargs": "?", "const": "true"} if hint is bool else {}
+        sections[group_name].add_argument(
+            *flags, dest=key, default=argparse.SUPPRESS, metavar=_metavar(hint, choices), **extra,
+            help=f"{spec.metadata.get('help', '')} (default: {default})")
+
+
+def recipe_overrides(args: argparse.Namespace) -> list[tuple[str, object]]:
+    """(key, value) pairs from --set and the per-field flags; text fields keep their text as given."""
+    hints = {key: hint for key, _, hint in knobs()}
+    pairs = []
+    for item in args.set:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set expects GROUP.FIELD=VALUE, got {item!r}")
+        pairs.append((key.strip(), text))
+    pairs += [(key, value) for key, value in vars(args).items() if key in hints]
+    return [(key, text if hints.get(key) is str else parse_value(text)) for key, text in pairs]
+
+
+def _metavar(hint, choices) -> str:
+    if choices:
+        return "{" + ",".join(choices) + "}"
+    return (typing.get_origin(hint) or hint).__name__.upper()
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train", help="train a PCNN from a recipe (also under torchrun)",
+        description="Train a PCNN. Recipes live in configs/; any field can be overridden, e.g. "
+                    "`--lr 0.001 --optim.name adamw` or `--set schedule.epochs=40`. Under "
+                    "`torchrun --nproc-per-node N` the same command trains with DistributedDataParallel.")
+    parser.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                        help="continue the run in RUN_DIR from its last checkpoint (its config.yaml is the recipe)")
+    add_recipe_arguments(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pcnn_fer.engine.train import TrainingInterrupted, train
+
+    recipe = args.config
+    if args.resume is not None:
+        recipe = args.resume / "config.yaml"
+        if not recipe.is_file():
+            raise FileNotFoundError(f"{recipe} not found: --resume expects a run directory made by pcnn-fer train")
+    config = load_config(recipe, recipe_overrides(args))
+    try:
+        root = train(config, resume=args.resume)
+    except TrainingInterrupted as stop:
+        logging.getLogger(__name__).warning("%s", stop)
+        return 130
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"run directory: {root}\nreport: {root / 'report.md'}")
+    return 0

@@ -1,0 +1,63 @@
+"""Image -> tensor pipelines: the reference training augmentation, and the plain evaluation one.
+
+Both accept an RGB uint8 numpy array (H, W, 3), a grey (H, W) array or a PIL image, and return a float
+tensor (3, size, size) normalised with the given mean and std.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+from torchvision import tv_tensors
+from torchvision.transforms import v2
+
+from pcnn_fer.data.images import load_image
+
+IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
+IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+
+class ToRGBImage(torch.nn.Module):
+    """Any picture (grey, RGBA, 16-bit, PIL or numpy) as a uint8 (3, H, W) image tensor, via images.load_image."""
+
+    def forward(self, image: np.ndarray | Image.Image | torch.Tensor) -> tv_tensors.Image:
+        if isinstance(image, torch.Tensor):
+            image = image.permute(1, 2, 0).numpy() if image.ndim == 3 else image.numpy()
+        rgb = load_image(image)
+        if not rgb.flags.writeable:  # cached pixels are a read-only memory map; torch wants its own copy
+            rgb = rgb.copy()
+        return tv_tensors.Image(torch.from_numpy(rgb).permute(2, 0, 1))
+
+
+def train_transform(size: int = 224, mean: Sequence[float] = IMAGENET_MEAN,
+                    std: Sequence[float] = IMAGENET_STD) -> v2.Compose:
+    """The reference training augmentation.
+
+    Resize to size x size, horizontal flip, with probability 0.2 a rotation of up to 20 degrees followed by a
+    size crop after 32 px padding, normalisation, then random erasing of 2-25 % of the image.
+    """
+    return v2.Compose([
+        ToRGBImage(),
+        v2.Resize((size, size), antialias=True),
+        v2.RandomHorizontalFlip(),
+        v2.RandomApply([v2.RandomRotation(20), v2.RandomCrop(size, padding=32)], p=0.2),
+        v2.ToDtype(torch.float32, scale=True),
+        v2.Normalize(list(mean), list(std)),
+        v2.RandomErasing(scale=(0.02, 0.25)),
+        v2.ToPureTensor(),
+    ])
+
+
+def eval_transform(size: int = 224, mean: Sequence[float] = IMAGENET_MEAN,
+                   std: Sequence[float] = IMAGENET_STD) -> v2.Compose:
+    """Resize to size x size and normalise: what evaluation and inference see."""
+    return v2.Compose([
+        ToRGBImage(),
+        v2.Resize((size, size), antialias=True),
+        v2.ToDtype(torch.float32, scale=True),
+        v2.Normalize(list(mean), list(std)),
+        v2.ToPureTensor(),
+    ])

@@ -1,0 +1,162 @@
+"""The run directory: resolved recipe, environment, per-epoch metrics and checkpoints that are never half-written.
+
+A checkpoint is a directory: the model as a pcnn-fer model directory (config.json + model.safetensors) and,
+for resuming, training_state.pt holding optimiser, scheduler, scaler, EMA and RNG states. That file holds
+tensors and plain containers only and is read with torch.load(weights_only=True), so loading it runs no code.
+
+A checkpoint is written to `<name>.partial/` and swapped in by renaming: `<name>/` always holds either the
+previous complete checkpoint or the new one (`<name>.previous/` bridges the instant between two renames).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import platform
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pcnn_fer.models.pcnn import PCNN
+from pcnn_fer.weights.store import load_model, save_model
+
+STATE_FILE = "training_state.pt"
+LAST = "last"
+SELECTED = "selected"
+
+
+class RunDir:
+    """Files of one training run (or of one fold of a cross-validation run)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def create(self) -> RunDir:
+        (self.path / "plots").mkdir(parents=True, exist_ok=True)
+        return self
+
+    @property
+    def plots(self) -> Path:
+        return self.path / "plots"
+
+    def write_text(self, name: str, text: str) -> Path:
+        """Write a small file atomically."""
+        target = self.path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, target)
+        return target
+
+    def write_json(self, name: str, document: object) -> Path:
+        return self.write_text(name, json.dumps(document, indent=2) + "\n")
+
+    def write_environment(self) -> Path:
+        """Versions, platform, command line and git revision: what it takes to rerun this."""
+        from pcnn_fer import __version__
+
+        return self.write_json("environment.json", {
+            "pcnn_fer": __version__, "python": sys.version.split()[0], "torch": torch.__version__,
+            "numpy": np.__version__, "platform": platform.platform(), "cpu_threads": torch.get_num_threads(),
+            "cuda": torch.version.cuda if torch.cuda.is_available() else None,
+            "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
+            "argv": sys.argv, "git_revision": git_revision(),
+        })
+
+    def write_metrics(self, history: list[dict]) -> None:
+        """metrics.jsonl (one record per epoch) and metrics.csv (the same, as a table)."""
+        self.write_text("metrics.jsonl", "".join(json.dumps(record) + "\n" for record in history))
+        columns: list[str] = []
+        for record in history:
+            columns.extend(k for k in record if k not in columns)
+        tmp = self.path / ".metrics.csv.tmp"
+        with open(tmp, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(history)
+        os.replace(tmp, self.path / "metrics.csv")
+
+    def read_metrics(self) -> list[dict]:
+        path = self.path / "metrics.jsonl"
+        if not path.is_file():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def save_checkpoint(self, name: str, model: PCNN, metadata: dict, state: dict | None = None) -> Path:
+        """Write checkpoint `name` (model + optional training state) so that a failure leaves the previous one."""
+        final = self.path / name
+        partial = self.path / f"{name}.partial"
+        previous = self.path / f"{name}.previous"
+        shutil.rmtree(partial, ignore_errors=True)
+        try:
+            save_model(model, partial, metadata=metadata)
+            if state is not None:
+                torch.save(state, partial / STATE_FILE)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        shutil.rmtree(previous, ignore_errors=True)
+        if final.exists():
+            os.replace(final, previous)
+        os.replace(partial, final)
+        shutil.rmtree(previous, ignore_errors=True)
+        return final
+
+    def checkpoint_path(self, name: str) -> Path | None:
+        """The complete checkpoint `name`, or None; recovers one left between the two renames."""
+        for candidate in (self.path / name, self.path / f"{name}.previous"):
+            if (candidate / "model.safetensors").is_file():
+                return candidate
+        return None
+
+    def load_state(self, name: str = LAST) -> tuple[PCNN, dict]:
+        """The model and training state of checkpoint `name` (tensors and plain data only)."""
+        path = self.checkpoint_path(name)
+        if path is None or not (path / STATE_FILE).is_file():
+            raise FileNotFoundError(f"{self.path} holds no resumable checkpoint ({name}/{STATE_FILE}); "
+                                    f"was it written by `pcnn-fer train`?")
+        state = torch.load(path / STATE_FILE, map_location="cpu", weights_only=True)
+        return load_model(path), state
+
+
+def rng_state() -> dict:
+    """Python, NumPy and torch (CPU and CUDA) generator states, as tensors and plain containers."""
+    numpy_state = np.random.get_state()
+    return {
+        "python": random.getstate(),
+        "numpy": {"name": numpy_state[0], "keys": torch.from_numpy(numpy_state[1].copy()),
+                  "pos": int(numpy_state[2]), "has_gauss": int(numpy_state[3]),
+                  "cached_gaussian": float(numpy_state[4])},
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def set_rng_state(state: dict) -> None:
+    python = state["python"]
+    random.setstate((python[0], tuple(python[1]), python[2]))
+    numpy_state = state["numpy"]
+    np.random.set_state((numpy_state["name"], numpy_state["keys"].numpy(), numpy_state["pos"],
+                         numpy_state["has_gauss"], numpy_state["cached_gaussian"]))
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def git_revision() -> str | None:
+    """The source tree's commit (with "-dirty" when modified), or None outside a git checkout."""
+    source = Path(__file__).resolve().parent
+    try:
+        revision = subprocess.run(["git", "rev-parse", "HEAD"], cwd=source, capture_output=True, text=True,
+                                  timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=source,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{revision}-dirty" if dirty else revision

@@ -1,0 +1,232 @@
+"""The training recipe: grouped dataclasses, read from YAML, overridden from the command line, checked strictly.
+
+Every field is a knob: `--<group>.<field> VALUE` on the command line, `group: {field: value}` in a recipe.
+A misspelt key or a value of the wrong type is an error naming the key and what it accepts, because a typo
+silently ignored costs a 100-epoch run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def _choice(default: str, *choices: str, help: str = ""):
+    return field(default=default, metadata={"choices": (default, *choices), "help": help})
+
+
+def _knob(default, help: str = "", length: int | None = None):
+    metadata = {"help": help, "length": length}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+@dataclass
+class DataConfig:
+    dataset: str = _choice("rafdb", "fer2013", "ferplus", "ckplus", "jaffe", "affectnet", "folder",
+                           help="dataset reader")
+    root: str = _knob("", "dataset directory, as its publisher ships it")
+    options: dict = _knob({}, "reader options, e.g. {label_mode: majority} for FERPlus")
+    classes: int = _knob(0, "class count the recipe expects (0: whatever the dataset has)")
+    protocol: str = _choice("official", "subject_kfold", "leave_one_subject_out", "random_kfold",
+                            help="how train and test are split")
+    folds: int = _knob(10, "number of folds for the k-fold protocols")
+    run_folds: list[int] = _knob([], "1-based folds to run (empty: all)")
+    val_fraction: float = _knob(0.1, "hold-out carved from train for --select val when no val split exists")
+    val_by_subject: bool = _knob(False, "carve the hold-out by subject")
+    batch_size: int = _knob(128, "global batch size (all processes together)")
+    eval_batch_size: int = _knob(0, "batch size for evaluation (0: the training batch size)")
+    workers: int = _knob(4, "data-loading worker processes per training process")
+    cache: str = _knob("", "directory of a decoded-image cache at the input size (empty: decode every epoch)")
+    balanced: bool = _knob(False, "class-balanced sampling")
+    skip_bad: bool = _knob(False, "skip unreadable or malformed samples (and report how many)")
+
+
+@dataclass
+class ModelConfig:
+    variant: str = _choice("pcnn_r18", "pcnn_mbv2", help="registered PCNN variant")
+    pretrained: str = _knob("imagenet", "imagenet | none | a torchvision state_dict file | a pcnn-fer model dir")
+    input_size: int = _knob(224, "square input size in pixels")
+    organs: bool = _knob(True, "organ branches (off: the global branch alone)")
+    stn: bool = _knob(True, "spatial transformer on the stitched organ map")
+    freeze_bn: bool = _knob(False, "keep BatchNorm statistics fixed (for tiny per-process batches)")
+
+
+@dataclass
+class OptimConfig:
+    name: str = _choice("sgd", "adamw", help="optimiser")
+    lr: float = _knob(0.01, "learning rate at the global batch size")
+    momentum: float = _knob(0.9, "SGD momentum")
+    nesterov: bool = _knob(False, "Nesterov momentum")
+    betas: list[float] = _knob([0.9, 0.999], "AdamW betas", length=2)
+    weight_decay: float = _knob(1e-4, "weight decay")
+    clip_grad: float = _knob(0.0, "clip the gradient norm to this value (0: off)")
+    accumulate: int = _knob(1, "gradient accumulation steps per optimiser step")
+    loss_alpha: float = _knob(12.0, "weight of the fused head's cross-entropy")
+    loss_beta: float = _knob(8.0, "weight of the organ heads' cross-entropy")
+    label_smoothing: float = _knob(0.0, "label smoothing")
+    skip_nonfinite: bool = _knob(False, "skip steps whose loss is NaN/inf instead of stopping")
+
+
+@dataclass
+class ScheduleConfig:
+    name: str = _choice("step", "cosine", "constant", help="learning-rate schedule (per epoch)")
+    epochs: int = _knob(100, "training epochs")
+    step_size: int = _knob(15, "StepLR period in epochs")
+    gamma: float = _knob(0.5, "StepLR factor")
+    warmup_epochs: int = _knob(0, "linear warm-up epochs (stepped per iteration)")
+    warmup_factor: float = _knob(0.1, "learning-rate factor at the start of warm-up")
+    min_lr: float = _knob(0.0, "cosine floor")
+
+
+@dataclass
+class AugmentConfig:
+    train: str = _choice("reference", "none", help="training augmentation (reference: the paper's)")
+    mean: list[float] = _knob(list(IMAGENET_MEAN), "normalisation mean (RGB)", length=3)
+    std: list[float] = _knob(list(IMAGENET_STD), "normalisation std (RGB)", length=3)
+    tta_flip: bool = _knob(False, "average predictions with the horizontally flipped image at evaluation")
+
+
+@dataclass
+class EmaConfig:
+    enabled: bool = _knob(False, "keep an exponential moving average of the weights and evaluate it")
+    decay: float = _knob(0.999, "EMA decay per optimiser step")
+
+
+@dataclass
+class DistributedConfig:
+    backend: str = _choice("auto", "nccl", "gloo", help="process-group backend under torchrun")
+    sync_bn: bool = _knob(False, "SyncBatchNorm across processes (CUDA only)")
+
+
+@dataclass
+class MiscConfig:
+    seed: int = _knob(0, "seeds Python, NumPy, torch and data-loader workers")
+    deterministic: bool = _knob(False, "deterministic algorithms (slower; needed for bit-exact resume)")
+    device: str = _knob("auto", "auto | cpu | cuda | cuda:N")
+    amp: str = _choice("none", "bf16", "fp16", help="automatic mixed precision")
+    channels_last: bool = _knob(False, "channels-last memory format")
+    compile: bool = _knob(False, "torch.compile the model")
+    select: str = _choice("val", "last", "test", help="which epoch's weights are kept as the result")
+    select_metric: str = _choice("accuracy", "mean_class_accuracy", "macro_f1", help="metric for --select")
+    organ_weight: float = _knob(0.0, "also report logits + w * organ_logits at evaluation (0: off)")
+    output: str = _knob("runs", "parent directory of run directories")
+    name: str = _knob("", "run directory name (default: dataset-variant-time)")
+    threads: int = _knob(0, "torch CPU threads (0: torch's default)")
+    quiet: bool = _knob(False, "no progress bars")
+
+
+GROUPS: dict[str, type] = {
+    "data": DataConfig, "model": ModelConfig, "optim": OptimConfig, "schedule": ScheduleConfig,
+    "augment": AugmentConfig, "ema": EmaConfig, "distributed": DistributedConfig, "misc": MiscConfig,
+}
+
+
+@dataclass
+class TrainConfig:
+    """A whole recipe, one attribute per group."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    ema: EmaConfig = field(default_factory=EmaConfig)
+    distributed: DistributedConfig = field(default_factory=DistributedConfig)
+    misc: MiscConfig = field(default_factory=MiscConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def set(self, key: str, value: object, origin: str = "override") -> None:
+        """Set `group.field` to `value` after checking the key and the value's type."""
+        group_name, _, name = key.partition(".")
+        if group_name not in GROUPS or not name:
+            raise ValueError(f"{origin}: unknown key {key!r}; keys are <group>.<field> with group one of "
+                             f"{', '.join(GROUPS)}")
+        group = getattr(self, group_name)
+        fields = {f.name: f for f in dataclasses.fields(group)}
+        if name not in fields:
+            raise ValueError(f"{origin}: unknown key {key!r}; allowed keys in {group_name}: {', '.join(fields)}")
+        hint = typing.get_type_hints(type(group))[name]
+        setattr(group, name, _checked(key, value, hint, fields[name], origin))
+
+
+def knobs() -> list[tuple[str, dataclasses.Field, type]]:
+    """(key, field, type) for every knob, in group order."""
+    out = []
+    for group_name, cls in GROUPS.items():
+        hints = typing.get_type_hints(cls)
+        out.extend((f"{group_name}.{f.name}", f, hints[f.name]) for f in dataclasses.fields(cls))
+    return out
+
+
+def load_config(path: str | Path | None = None, overrides: list[tuple[str, object]] | None = None) -> TrainConfig:
+    """Defaults, then the YAML recipe at `path`, then `overrides` ((key, value) pairs, values parsed)."""
+    config = TrainConfig()
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"recipe {path} not found")
+        try:
+            document = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as error:
+            raise ValueError(f"recipe {path} is not valid YAML: {error}") from None
+        if not isinstance(document, dict):
+            raise ValueError(f"recipe {path}: expected a mapping of groups ({', '.join(GROUPS)}), "
+                             f"got {type(document).__name__}")
+        for group_name, values in document.items():
+            if group_name not in GROUPS:
+                raise ValueError(f"recipe {path}: unknown group {group_name!r}; allowed: {', '.join(GROUPS)}")
+            if not isinstance(values, dict):
+                raise ValueError(f"recipe {path}: group {group_name!r} must be a mapping of field: value")
+            for name, value in values.items():
+                config.set(f"{group_name}.{name}", value, origin=f"recipe {path}")
+    for key, value in overrides or []:
+        config.set(key, value)
+    return config
+
+
+def parse_value(text: str) -> object:
+    """A command-line value read as YAML, so `0.01`, `true`, `[1, 2]` and `{a: 1}` get their types."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def _checked(key: str, value: object, hint, spec: dataclasses.Field, origin: str) -> object:
+    choices = spec.metadata.get("choices")
+    kind = typing.get_origin(hint) or hint
+    if not _is_a(value, kind):
+        expected = f"one of {', '.join(choices)}" if choices else kind.__name__
+        raise ValueError(f"{origin}: {key} expects {expected}, got {value!r} ({type(value).__name__})")
+    if choices and value not in choices:
+        raise ValueError(f"{origin}: {key} is {value!r}; allowed values: {', '.join(choices)}")
+    if kind is list:
+        (item,) = typing.get_args(hint)
+        length = spec.metadata.get("length")
+        if (length and len(value) != length) or not all(_is_a(v, item) for v in value):
+            size = f"{length} " if length else ""
+            raise ValueError(f"{origin}: {key} expects a list of {size}{item.__name__} values, got {value!r}")
+        return [item(v) for v in value]
+    return float(value) if kind is float else value
+
+
+def _is_a(value: object, kind: type) -> bool:
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)

@@ -1,0 +1,165 @@
+"""Seeing what happened: progress bars, a summary table, curves, confusion matrices and a Markdown report."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+
+def progress(iterable: Iterable, total: int, description: str, enabled: bool) -> tqdm:
+    """A tqdm bar, silent unless `enabled` and stderr is a terminal."""
+    return tqdm(iterable, total=total, desc=description, leave=False, dynamic_ncols=True,
+                disable=not (enabled and sys.stderr.isatty()))
+
+
+def format_table(rows: Sequence[dict], columns: Sequence[str]) -> str:
+    """A plain-text table of `columns` (missing values blank, columns blank in every row left out; floats to 4
+    places)."""
+    columns = [c for c in columns if any(row.get(c) is not None for row in rows)] if rows else list(columns)
+
+    def cell(value: object) -> str:
+        if isinstance(value, float):
+            return f"{value:.4f}"
+        return "" if value is None else str(value)
+
+    body = [[cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in body)) if body else len(c) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(columns, widths))]
+    lines += ["  ".join(v.rjust(w) for v, w in zip(r, widths)) for r in body]
+    return "\n".join(lines)
+
+
+def markdown_table(rows: Sequence[Sequence[object]], header: Sequence[str]) -> str:
+    def cell(value: object) -> str:
+        return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def plot_curves(history: Sequence[dict], path: Path) -> Path:
+    """Loss and accuracy per epoch, train against val (and test when it was watched)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [r["epoch"] for r in history]
+    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 4))
+    for split, style in (("train", "-o"), ("val", "-s"), ("test", "--^")):
+        for axis, metric in ((loss_axis, "loss"), (accuracy_axis, "accuracy")):
+            values = [r.get(f"{split}_{metric}") for r in history]
+            if any(v is not None for v in values):
+                axis.plot(epochs, [np.nan if v is None else v for v in values], style, label=split, markersize=3)
+    for axis, title in ((loss_axis, "loss"), (accuracy_axis, "accuracy")):
+        axis.set_xlabel("epoch")
+        axis.set_title(title)
+        axis.grid(alpha=0.3)
+        axis.legend()
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def plot_confusion(confusion: np.ndarray, class_names: Sequence[str], path: Path, title: str) -> Path:
+    """The confusion matrix as a heat map, rows normalised to recall, with the raw counts written in."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    confusion = np.asarray(confusion)
+    support = confusion.sum(axis=1, keepdims=True)
+    rates = np.divide(confusion, support, out=np.zeros(confusion.shape), where=support > 0)
+    size = max(4.0, 0.7 * len(class_names) + 2)
+    figure, axis = plt.subplots(figsize=(size, size))
+    axis.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    for (row, column), count in np.ndenumerate(confusion):
+        axis.text(column, row, str(count), ha="center", va="center",
+                  color="white" if rates[row, column] > 0.5 else "black", fontsize=8)
+    axis.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right")
+    axis.set_yticks(range(len(class_names)), class_names)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    axis.set_title(title)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+class TensorBoardLog:
+    """Scalars to TensorBoard when the tensorboard package is installed; otherwise nothing."""
+
+    def __init__(self, directory: Path, enabled: bool = True) -> None:
+        self.writer = None
+        if enabled:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:
+                return
+            self.writer = SummaryWriter(str(directory))
+
+    def scalars(self, record: dict, step: int) -> None:
+        if self.writer is None:
+            return
+        for key, value in record.items():
+            if isinstance(value, (int, float)) and key != "epoch":
+                self.writer.add_scalar(key.replace("_", "/", 1), value, step)
+        self.writer.flush()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+_HEADLINE = ("accuracy", "mean_class_accuracy", "macro_f1")
+
+
+def write_fold_report(run, config, result: dict, history: Sequence[dict]) -> Path:
+    """report.md of one run (or fold): what was trained, how it was selected, test metrics, plots."""
+    lines = [f"# {config.data.dataset} · {config.model.variant}{' · ' + result['fold'] if result['fold'] else ''}",
+             "", f"- protocol: {config.data.protocol}; train {result['train_samples']}, "
+             f"val {result['val_samples']}, test {result.get('test_samples', 0)} samples",
+             f"- {config.schedule.epochs} epochs, {config.optim.name} lr {config.optim.lr}, "
+             f"batch {config.data.batch_size}, input {config.model.input_size} px, seed {config.misc.seed}",
+             f"- kept epoch {result['selected_epoch']}: {result['selection']}", ""]
+    if result["test"] is not None:
+        lines += ["## Test", "", markdown_table(
+            [[head, *(metrics[m] for m in _HEADLINE)] for head, metrics in result["test"].items()],
+            ["head", *_HEADLINE]), ""]
+        lines += [f"![confusion ({head})]({Path(p).relative_to(run.path)})"
+                  for head, p in result.get("confusion_images", {}).items()]
+        lines.append("")
+    lines += ["## Training curves", "", "![curves](plots/curves.png)", "",
+              "Per-epoch figures: [metrics.csv](metrics.csv), [metrics.jsonl](metrics.jsonl); "
+              f"recipe: [config.yaml]({'../' if result['fold'] else ''}config.yaml).", ""]
+    if history:
+        lines += ["```", format_table(history, [c for c in ("epoch", "train_loss", "train_accuracy", "val_accuracy",
+                                                            "test_accuracy") if c in history[-1]]), "```", ""]
+    return run.write_text("report.md", "\n".join(lines))
+
+
+def write_cv_report(run, config, results: Sequence[dict], summary: dict) -> Path:
+    """report.md of a cross-validation run: each fold, mean ± std, the confusion summed over folds."""
+    lines = [f"# {config.data.dataset} · {config.model.variant} · {config.data.protocol}", "",
+             f"{summary['folds']} folds; each fold's model kept by: {results[0]['selection']}.", "",
+             markdown_table([[f"[{r['fold']}]({r['fold']}/report.md)", r.get("test_samples", 0), r["selected_epoch"],
+                              *((r["test"]["main"][m] for m in _HEADLINE) if r["test"] else ("",) * 3)]
+                             for r in results], ["fold", "test samples", "epoch", *_HEADLINE]), ""]
+    for head, stats in summary.get("heads", {}).items():
+        lines.append(f"- **{head}**: " + ", ".join(
+            f"{m} {stats[m]['mean']:.4f} ± {stats[m]['std']:.4f}" for m in _HEADLINE))
+        image = plot_confusion(np.array(stats["confusion"]), stats["class_names"],
+                               run.plots / f"confusion_all_folds_{head.replace('*', 'x').replace('+', '_plus_')}.png",
+                               f"{head}, all folds")
+        lines += ["", f"![confusion over all folds]({image.relative_to(run.path)})", ""]
+    return run.write_text("report.md", "\n".join(lines))

@@ -1,0 +1,66 @@
+"""Why the model said what it said: each sense organ's share of the vote, and Grad-CAM on the global branch."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+
+from pcnn_fer.models.pcnn import PCNN
+
+
+def organ_shares(organ_probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Each organ's share of the vote for the label: (N, 5, C) organ probabilities, (N,) labels -> (N, 5).
+
+    Organ k's softmax probability for the label, divided by the sum over organs, so each row sums to 1.
+    """
+    picked = organ_probabilities[np.arange(len(labels)), :, labels]
+    return picked / np.clip(picked.sum(axis=1, keepdims=True), 1e-12, None)
+
+
+def grad_cam(model: PCNN, images: torch.Tensor, targets: torch.Tensor | np.ndarray) -> np.ndarray:
+    """Grad-CAM of the main head's `targets` logits on the global trunk's output: (N, H, W) in [0, 1].
+
+    Each map is upsampled to the input size, so it lies on the aligned crop. Samples do not mix in eval
+    mode, so one backward pass over the summed target logits yields every sample's gradients.
+    The model's parameters are left untouched (no .grad is written).
+    """
+    captured: dict[str, torch.Tensor] = {}
+
+    def keep(_module, _inputs, output: torch.Tensor) -> torch.Tensor:
+        # A fresh leaf in place of the map: gradients stop there, whether or not the weights require grad.
+        captured["map"] = output.detach().requires_grad_(True)
+        return captured["map"]
+
+    was_training = model.training
+    model.eval()
+    handle = model.global_trunk.register_forward_hook(keep)
+    try:
+        with torch.enable_grad():
+            logits = model(images.detach()).logits
+            targets = torch.as_tensor(targets, device=logits.device).long()
+            # Gradients with respect to the map alone: no parameter gradient is computed or stored.
+            (gradients,) = torch.autograd.grad(logits.gather(1, targets[:, None]).sum(), captured["map"])
+    finally:
+        handle.remove()
+        model.train(was_training)
+    feature_map = captured["map"].detach()
+    weights = gradients.mean(dim=(2, 3), keepdim=True)
+    cams = torch.relu((weights * feature_map).sum(dim=1)).cpu().numpy()
+    size = (images.shape[-1], images.shape[-2])
+    out = np.empty((len(cams), images.shape[-2], images.shape[-1]), dtype=np.float32)
+    for i, cam in enumerate(cams):
+        peak = float(cam.max())
+        out[i] = cv2.resize(cam / peak if peak > 0 else cam, size, interpolation=cv2.INTER_LINEAR)
+    return np.clip(out, 0.0, 1.0)
+
+
+def heatmap_to_source(heatmap: np.ndarray, matrix: np.ndarray, source_shape: tuple[int, ...]) -> np.ndarray:
+    """Carry a crop-space heat map back onto the source image through the inverse of the alignment matrix.
+
+    `matrix` maps source pixels to crop pixels; pixels outside the crop get 0.
+    """
+    height, width = source_shape[:2]
+    return cv2.warpAffine(heatmap.astype(np.float32), np.asarray(matrix, dtype=np.float64), (width, height),
+                          flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT,
+                          borderValue=0)

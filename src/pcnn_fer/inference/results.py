@@ -1,0 +1,80 @@
+"""The plain record the Recognizer returns for each face (or for an input without one)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True, eq=False)
+class FaceResult:
+    """One face of one input: where it is, what it expresses, and which sense organs voted for it.
+
+    An input that yielded no face, or could not be read, is one record with `face` None: `error` says why it
+    failed, or is None when the input simply shows no face. `frame`/`time` are set for video frames and
+    `track` when faces are tracked over time.
+
+    `organ_contributions` maps each organ to its share of the vote for `label`: organ k's own softmax
+    probability for the label divided by the sum of those probabilities over the five organs, so the shares
+    sum to 1 and an organ above 1/5 backed the label more than the average organ did.
+
+    `heatmap` (Grad-CAM in [0, 1], crop pixels) and `matrix` (source -> crop, 2x3) serve drawing and are
+    left out of `to_dict`.
+    """
+
+    input: str
+    face: int | None = None
+    box: Box | None = None
+    landmarks: tuple[tuple[float, float], ...] | None = None
+    score: float | None = None
+    label: str | None = None
+    probabilities: dict[str, float] = field(default_factory=dict)
+    organ_contributions: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+    frame: int | None = None
+    time: float | None = None
+    track: int | None = None
+    heatmap: np.ndarray | None = field(default=None, repr=False)
+    matrix: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def status(self) -> str:
+        """"face", "no_face" or "error"."""
+        if self.error is not None:
+            return "error"
+        return "no_face" if self.face is None else "face"
+
+    @property
+    def confidence(self) -> float | None:
+        """The probability of the predicted label."""
+        return None if self.label is None else self.probabilities[self.label]
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict; unknown landmark points become null, video fields appear only for video."""
+        record: dict = {"input": self.input}
+        if self.frame is not None:
+            record["frame"] = self.frame
+            record["time"] = None if self.time is None else round(self.time, 4)
+        if self.track is not None:
+            record["track"] = self.track
+        record["status"] = self.status
+        if self.error is not None:
+            record["error"] = self.error
+        if self.face is None:
+            return record
+        record.update({
+            "face": self.face,
+            "box": None if self.box is None else [round(v, 2) for v in self.box],
+            "score": None if self.score is None else round(self.score, 5),
+            "landmarks": None if self.landmarks is None else [
+                [round(x, 2), round(y, 2)] if math.isfinite(x) and math.isfinite(y) else None
+                for x, y in self.landmarks],
+            "label": self.label,
+            "probabilities": {k: round(v, 6) for k, v in self.probabilities.items()},
+            "organ_contributions": {k: round(v, 6) for k, v in self.organ_contributions.items()},
+        })
+        return record

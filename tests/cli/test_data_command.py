@@ -1,0 +1,44 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from pcnn_fer.cli.data import parse_options
+from pcnn_fer.cli.main import main
+
+
+@pytest.fixture
+def folder_dataset(tmp_path):
+    for split, cls, n in [("train", "happy", 3), ("train", "sad", 2), ("test", "happy", 1), ("test", "sad", 1)]:
+        for i in range(n):
+            (tmp_path / split / cls).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.full((8, 8, 3), 40 * i, np.uint8)).save(tmp_path / split / cls / f"{i}.png")
+    return tmp_path
+
+
+def test_inspect_counts(folder_dataset, capsys):
+    assert main(["data", "inspect", str(folder_dataset), "--dataset", "folder"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "folder: 7 samples, 2 classes"
+    assert lines[2].split() == ["happiness", "3", "1", "4"]
+    assert lines[3].split() == ["sadness", "2", "1", "3"]
+    assert lines[-1] == "problems: none"
+
+
+def test_inspect_reports_problems_and_exits_1(folder_dataset, capsys):
+    (folder_dataset / "train" / "sad" / "readme.txt").write_text("x")
+    (folder_dataset / "test" / "sad" / "0.png").write_bytes(b"")
+    assert main(["data", "inspect", str(folder_dataset), "--dataset", "folder", "--decode", "--quiet"]) == 1
+    out = capsys.readouterr().out
+    assert "problems: 2" in out and "readme.txt: not an image file" in out and "0.png: empty file" in out
+
+
+def test_bad_option_is_one_line_error(folder_dataset, capsys):
+    assert main(["data", "inspect", str(folder_dataset), "--dataset", "folder", "--option", "nope"]) == 2
+    assert "expected KEY=VALUE" in capsys.readouterr().err
+
+
+def test_option_types():
+    assert parse_options("ckplus", ["frames=2", "contempt=false", "neutral=all"]) == {
+        "frames": 2, "contempt": False, "neutral": "all"}
+    with pytest.raises(ValueError, match="true or false"):
+        parse_options("ckplus", ["contempt=maybe"])

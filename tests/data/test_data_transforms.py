@@ -1,0 +1,48 @@
+import numpy as np
+import torch
+from PIL import Image
+
+from pcnn_fer.data.transforms import IMAGENET_MEAN, IMAGENET_STD, eval_transform, train_transform
+
+
+def test_eval_transform_resizes_and_normalises():
+    image = np.full((30, 50, 3), (255, 0, 128), dtype=np.uint8)
+    out = eval_transform(64)(image)
+    assert type(out) is torch.Tensor and out.dtype == torch.float32 and out.shape == (3, 64, 64)
+    expected = [(v / 255 - m) / s for v, m, s in zip((255, 0, 128), IMAGENET_MEAN, IMAGENET_STD)]
+    torch.testing.assert_close(out.mean(dim=(1, 2)), torch.tensor(expected), atol=1e-3, rtol=0)
+
+
+def test_grey_and_pil_inputs_become_three_channels():
+    grey = np.random.default_rng(0).integers(0, 256, (48, 48), dtype=np.uint8)
+    from_array = eval_transform(32)(grey)
+    from_pil = eval_transform(32)(Image.fromarray(grey))
+    assert from_array.shape == (3, 32, 32)
+    torch.testing.assert_close(from_array, from_pil)
+    torch.testing.assert_close(from_array[0] * IMAGENET_STD[0] + IMAGENET_MEAN[0],
+                               from_array[2] * IMAGENET_STD[2] + IMAGENET_MEAN[2])
+
+
+def test_train_transform_augments_randomly():
+    image = np.random.default_rng(1).integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    transform = train_transform(48)
+    torch.manual_seed(0)
+    outputs = [transform(image) for _ in range(8)]
+    assert all(o.shape == (3, 48, 48) and o.dtype == torch.float32 for o in outputs)
+    assert any(not torch.equal(outputs[0], o) for o in outputs[1:])
+    plain = eval_transform(48)(image)
+    flipped = plain.flip(-1)
+    # Horizontal flips happen (p = 0.5): some output matches the flipped image outside the erased/rotated ones.
+    assert any(((o - flipped).abs() < 1e-4).float().mean() > 0.7 for o in outputs)
+
+
+def test_train_transform_is_the_reference_recipe():
+    steps = {type(step).__name__: step for step in train_transform(224).transforms}
+    assert steps["Resize"].size == [224, 224]
+    assert steps["RandomHorizontalFlip"].p == 0.5
+    rotation, crop = steps["RandomApply"].transforms
+    assert steps["RandomApply"].p == 0.2
+    assert list(rotation.degrees) == [-20.0, 20.0]
+    assert crop.size == (224, 224) and crop.padding == [32, 32, 32, 32]
+    assert list(steps["Normalize"].mean) == list(IMAGENET_MEAN) and list(steps["Normalize"].std) == list(IMAGENET_STD)
+    assert steps["RandomErasing"].scale == (0.02, 0.25) and steps["RandomErasing"].p == 0.5

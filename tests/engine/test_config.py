@@ -1,0 +1,72 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pcnn_fer.engine.config import TrainConfig, load_config
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+def test_defaults_are_the_papers_settings():
+    config = TrainConfig()
+    assert (config.optim.name, config.optim.lr, config.optim.momentum, config.optim.weight_decay) == \
+        ("sgd", 0.01, 0.9, 1e-4)
+    assert (config.schedule.name, config.schedule.step_size, config.schedule.gamma, config.schedule.epochs) == \
+        ("step", 15, 0.5, 100)
+    assert (config.data.batch_size, config.optim.loss_alpha, config.optim.loss_beta) == (128, 12.0, 8.0)
+    assert config.augment.train == "reference" and config.augment.mean == [0.485, 0.456, 0.406]
+    assert config.misc.select == "val"
+
+
+@pytest.mark.parametrize("name", ["rafdb", "ferplus", "fer2013", "ckplus", "jaffe", "affectnet"])
+def test_every_recipe_loads_with_the_papers_optimiser(name):
+    config = load_config(CONFIGS / f"{name}.yaml")
+    assert config.data.dataset == name
+    assert (config.optim.lr, config.schedule.step_size, config.schedule.epochs) == (0.01, 15, 100)
+
+
+def test_cross_validation_recipes_use_subject_independent_protocols():
+    assert load_config(CONFIGS / "ckplus.yaml").data.protocol == "subject_kfold"
+    assert load_config(CONFIGS / "jaffe.yaml").data.protocol == "leave_one_subject_out"
+
+
+def test_unknown_key_in_a_recipe_names_it_and_the_allowed_keys(tmp_path):
+    recipe = tmp_path / "bad.yaml"
+    recipe.write_text(yaml.safe_dump({"optim": {"learning_rate": 0.1}}))
+    with pytest.raises(ValueError, match=r"bad.yaml.*unknown key 'optim.learning_rate'.*allowed keys in optim: "
+                                         r"name, lr, momentum"):
+        load_config(recipe)
+
+
+def test_unknown_group_names_the_groups(tmp_path):
+    recipe = tmp_path / "bad.yaml"
+    recipe.write_text("optimizer: {lr: 0.1}\n")
+    with pytest.raises(ValueError, match="unknown group 'optimizer'; allowed: data, model, optim"):
+        load_config(recipe)
+
+
+def test_wrong_type_names_the_key_and_the_expected_type(tmp_path):
+    recipe = tmp_path / "bad.yaml"
+    recipe.write_text("schedule: {epochs: ten}\n")
+    with pytest.raises(ValueError, match=r"schedule.epochs expects int, got 'ten'"):
+        load_config(recipe)
+
+
+def test_value_outside_the_choices_lists_the_allowed_values():
+    with pytest.raises(ValueError, match="optim.name is 'adam'; allowed values: sgd, adamw"):
+        load_config(None, [("optim.name", "adam")])
+
+
+def test_lists_are_checked_element_by_element():
+    with pytest.raises(ValueError, match="augment.mean expects a list of 3 float values"):
+        load_config(None, [("augment.mean", [0.5, 0.5])])
+    assert load_config(None, [("augment.std", [1, 1, 1])]).augment.std == [1.0, 1.0, 1.0]
+
+
+def test_overrides_win_over_the_recipe_and_round_trip_through_yaml(tmp_path):
+    config = load_config(CONFIGS / "rafdb.yaml", [("optim.lr", 0.001), ("ema.enabled", True)])
+    assert config.optim.lr == 0.001 and config.ema.enabled
+    saved = tmp_path / "config.yaml"
+    saved.write_text(config.to_yaml())
+    assert load_config(saved) == config

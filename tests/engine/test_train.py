@@ -1,0 +1,116 @@
+import json
+
+import pytest
+import torch
+from shapes import make_shapes
+
+from pcnn_fer.engine import train as train_module
+from pcnn_fer.engine.config import load_config
+from pcnn_fer.engine.train import train
+from pcnn_fer.models.loss import TwoPhaseLoss
+
+
+def tiny_config(tmp_path, **overrides):
+    settings = {
+        "model.variant": "pcnn_mbv2", "model.pretrained": "none", "model.input_size": 48,
+        "data.batch_size": 6, "data.workers": 0, "schedule.epochs": 1, "augment.train": "none",
+        "misc.output": str(tmp_path), "misc.name": "run", "misc.quiet": True, "misc.threads": 1,
+        "misc.select": "last",
+    }
+    settings.update(overrides)
+    return load_config(None, list(settings.items()))
+
+
+def test_loss_falls_and_held_out_accuracy_beats_chance(tmp_path):
+    config = tiny_config(tmp_path, **{"model.variant": "pcnn_r18", "model.input_size": 64, "optim.name": "adamw",
+                                      "optim.lr": 0.001, "schedule.epochs": 3, "data.batch_size": 12,
+                                      "misc.select": "val", "data.val_fraction": 0.25, "misc.seed": 1})
+    run = train(config, samples=make_shapes(train_per_class=16, test_per_class=6))
+    history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert len(history) == 3
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    result = json.loads((run / "result.json").read_text())
+    assert result["test"]["main"]["count"] == 18
+    assert result["test"]["main"]["accuracy"] > 0.6  # chance is 1/3
+    assert result["selection"] == "selected by accuracy on the validation split"
+    for name in ("config.yaml", "environment.json", "metrics.csv", "report.md", "plots/curves.png",
+                 "plots/test_confusion.png", "plots/test.json", "selected/model.safetensors",
+                 "last/training_state.pt"):
+        assert (run / name).is_file(), name
+    assert "![curves](plots/curves.png)" in (run / "report.md").read_text()
+    assert json.loads((run / "selected" / "config.json").read_text())["metadata"]["metrics"]["split"] == "test"
+
+
+class NaNOnThirdCall(TwoPhaseLoss):
+    calls = 0
+
+    def forward(self, output, target):
+        NaNOnThirdCall.calls += 1
+        loss = super().forward(output, target)
+        return loss * float("nan") if NaNOnThirdCall.calls == 3 else loss
+
+
+def test_nan_loss_stops_with_a_message_naming_the_step(tmp_path, monkeypatch):
+    NaNOnThirdCall.calls = 0
+    monkeypatch.setattr(train_module, "TwoPhaseLoss", NaNOnThirdCall)
+    with pytest.raises(RuntimeError, match=r"loss is nan at epoch 1, batch 3 \(optimiser step 3\).*--skip-nonfinite"):
+        train(tiny_config(tmp_path), samples=make_shapes(train_per_class=6, test_per_class=1, size=48))
+
+
+def test_skip_nonfinite_skips_the_step_and_counts_it(tmp_path, monkeypatch):
+    NaNOnThirdCall.calls = 0
+    monkeypatch.setattr(train_module, "TwoPhaseLoss", NaNOnThirdCall)
+    run = train(tiny_config(tmp_path, **{"optim.skip_nonfinite": True}),
+                samples=make_shapes(train_per_class=6, test_per_class=1, size=48))
+    record = json.loads((run / "metrics.jsonl").read_text().splitlines()[0])
+    assert record["skipped_steps"] == 1
+    assert all(torch.isfinite(p).all() for p in train_module.load_model(run / "last").parameters())
+
+
+def test_class_count_other_than_the_recipes_fails_before_training(tmp_path):
+    with pytest.raises(ValueError, match=r"has 3 classes .* the recipe expects data.classes=7"):
+        train(tiny_config(tmp_path, **{"data.classes": 7}), samples=make_shapes(2, 1, size=48))
+    assert not (tmp_path / "run").exists()
+
+
+def test_select_test_is_labelled_as_such(tmp_path):
+    run = train(tiny_config(tmp_path, **{"misc.select": "test"}), samples=make_shapes(2, 1, size=48))
+    result = json.loads((run / "result.json").read_text())
+    assert "selected on the test set" in result["selection"]
+    assert "selected on the test set" in (run / "report.md").read_text()
+
+
+def test_cross_validation_reports_each_fold_and_mean_std(tmp_path):
+    config = tiny_config(tmp_path, **{"data.protocol": "subject_kfold", "data.folds": 2})
+    run = train(config, samples=make_shapes(train_per_class=2, test_per_class=2, size=48, subjects=4))
+    summary = json.loads((run / "summary.json").read_text())
+    folds = [json.loads((run / f"fold_0{i}" / "result.json").read_text()) for i in (1, 2)]
+    accuracies = [f["test"]["main"]["accuracy"] for f in folds]
+    assert summary["heads"]["main"]["accuracy"]["mean"] == pytest.approx(sum(accuracies) / 2)
+    assert summary["heads"]["main"]["accuracy"]["std"] == pytest.approx(abs(accuracies[0] - accuracies[1]) / 2)
+    assert "fold_01/report.md" in (run / "report.md").read_text()
+
+
+def test_learning_rate_schedules():
+    step = load_config(None, []).schedule
+    assert [train_module.lr_factor(step, 0.01, e) for e in (0, 14.9, 15, 30)] == [1.0, 1.0, 0.5, 0.25]
+    cosine = load_config(None, [("schedule.name", "cosine"), ("schedule.epochs", 10), ("schedule.min_lr", 0.001),
+                                ("schedule.warmup_epochs", 2), ("schedule.warmup_factor", 0.1)]).schedule
+    assert train_module.lr_factor(cosine, 0.01, 0) == pytest.approx(0.1)  # warm-up start
+    assert train_module.lr_factor(cosine, 0.01, 5) == pytest.approx(0.1 + 0.9 * 0.5)  # half-way down the cosine
+    assert train_module.lr_factor(cosine, 0.01, 10) == pytest.approx(0.1)  # the floor, min_lr / lr
+
+
+def test_every_training_option_runs_together(tmp_path):
+    config = tiny_config(tmp_path, **{
+        "optim.name": "adamw", "optim.accumulate": 2, "optim.clip_grad": 1.0, "optim.label_smoothing": 0.1,
+        "schedule.name": "cosine", "schedule.warmup_epochs": 1, "schedule.epochs": 2, "ema.enabled": True,
+        "ema.decay": 0.9, "misc.amp": "bf16", "misc.channels_last": True, "data.balanced": True,
+        "augment.train": "reference", "augment.tta_flip": True, "misc.organ_weight": 0.5,
+        "data.cache": str(tmp_path / "cache")})
+    run = train(config, samples=make_shapes(train_per_class=4, test_per_class=1, size=48))
+    result = json.loads((run / "result.json").read_text())
+    assert set(result["test"]) == {"main", "main+0.5*organs"}
+    history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert (tmp_path / "cache" / "index.json").is_file()
+    assert history[0]["lr"] < 0.01 and all(torch.isfinite(torch.tensor(r["train_loss"])) for r in history)

@@ -1,0 +1,109 @@
+"""ONNX export: parity with torch, dynamic batch, config in the file, and the onnxruntime backend."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from pcnn_fer.inference.onnx import CONFIG_KEY, DEFAULT_OPSET, OnnxModel, export_onnx
+from pcnn_fer.inference.recognizer import ONNX_FILE, Recognizer
+from pcnn_fer.models import create_model
+from pcnn_fer.weights.store import load_model
+
+
+@pytest.fixture(scope="module")
+def model(tiny_model_dir):
+    return load_model(tiny_model_dir)
+
+
+@pytest.fixture(scope="module")
+def exported(model, tmp_path_factory):
+    return export_onnx(model, tmp_path_factory.mktemp("onnx") / "tiny.onnx")
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_every_output_matches_torch_at_any_batch_size(model, exported, batch):
+    images = torch.randn(batch, 3, 96, 96, generator=torch.Generator().manual_seed(batch))
+    with torch.inference_mode():
+        expected = model(images)
+    actual = OnnxModel(exported, threads=1)(images)
+    for name in expected._fields:
+        difference = float((getattr(actual, name) - getattr(expected, name)).abs().max())
+        assert getattr(actual, name).shape == getattr(expected, name).shape
+        assert difference <= 1e-4, f"{name} differs by {difference}"
+    assert float(expected.logits.std()) > 0.05  # the comparison is not between near-constant outputs
+
+
+def test_the_file_states_its_opset_dynamic_batch_and_config(model, exported):
+    proto = onnx.load(str(exported))
+    assert [o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")] == [DEFAULT_OPSET]
+    batch_axis = proto.graph.input[0].type.tensor_type.shape.dim[0]
+    assert batch_axis.dim_param and not batch_axis.dim_value
+    assert [o.name for o in proto.graph.output] == ["logits", "organ_logits", "per_organ_logits", "theta"]
+    metadata = {p.key: p.value for p in proto.metadata_props}
+    assert json.loads(metadata[CONFIG_KEY]) == json.loads(json.dumps(model.config.to_dict()))
+    assert OnnxModel(exported, threads=1).config == model.config
+
+
+def test_the_recognizer_gives_the_same_answers_on_either_backend(model, exported):
+    crops = [np.random.default_rng(seed).integers(0, 256, (96, 96, 3), dtype=np.uint8) for seed in range(3)]
+    on_torch = Recognizer(model, detector=None).predict_batch(crops)
+    on_onnx = Recognizer(model, detector=None, backend="onnx",
+                         onnx_model=OnnxModel(exported, threads=1)).predict_batch(crops)
+    for (a,), (b,) in zip(on_torch, on_onnx):
+        assert a.label == b.label
+        assert a.probabilities == pytest.approx(b.probabilities, abs=1e-5)
+        assert a.organ_contributions == pytest.approx(b.organ_contributions, abs=1e-5)
+
+
+def test_from_pretrained_uses_the_directorys_model_onnx_and_refuses_a_foreign_one(tiny_model_dir, exported,
+                                                                                  tmp_path):
+    directory = shutil.copytree(tiny_model_dir, tmp_path / "model")
+    shutil.copy(exported, directory / ONNX_FILE)
+    recognizer = Recognizer.from_pretrained(directory, detector=None, backend="onnx", threads=1)
+    assert isinstance(recognizer._forward, OnnxModel)
+    proto = onnx.load(str(exported))
+    entry = next(p for p in proto.metadata_props if p.key == CONFIG_KEY)
+    entry.value = json.dumps({**json.loads(entry.value), "input_size": 112})
+    onnx.save(proto, str(directory / ONNX_FILE))
+    with pytest.raises(ValueError, match="different model"):
+        Recognizer.from_pretrained(directory, detector=None, backend="onnx", threads=1)
+
+
+def test_a_model_without_organ_branches_exported_in_memory_for_the_recognizer():
+    model = create_model("pcnn_r18", num_classes=3, input_size=64, organs=False).eval()
+    recognizer = Recognizer(model, detector=None, backend="onnx", threads=1)  # no file: exported in memory
+    assert isinstance(recognizer._forward, OnnxModel)
+    images = torch.rand(2, 3, 64, 64)
+    with torch.inference_mode():
+        expected = model(images)
+    actual = recognizer._forward(images)
+    assert actual.organ_logits is None and actual.per_organ_logits is None
+    assert float((actual.logits - expected.logits).abs().max()) <= 1e-4
+    np.testing.assert_allclose(actual.theta.numpy(), expected.theta.numpy())
+    crop = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    (face,) = recognizer.predict(crop)
+    (reference,) = Recognizer(model, detector=None).predict(crop)
+    assert face.organ_contributions == {} and face.probabilities == pytest.approx(reference.probabilities, abs=1e-5)
+
+
+def test_unreadable_files_are_refused_clearly(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such ONNX file"):
+        OnnxModel(tmp_path / "missing.onnx")
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_text("not a model")
+    with pytest.raises(ValueError, match="not a loadable ONNX model"):
+        OnnxModel(garbage)
+    foreign = tmp_path / "foreign.onnx"
+    node = onnx.helper.make_node("Identity", ["images"], ["logits"])
+    value = onnx.helper.make_tensor_value_info
+    graph = onnx.helper.make_graph([node], "g", [value("images", onnx.TensorProto.FLOAT, [1, 3])],
+                                   [value("logits", onnx.TensorProto.FLOAT, [1, 3])])
+    onnx.save(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 18)]), str(foreign))
+    with pytest.raises(ValueError, match=CONFIG_KEY):
+        OnnxModel(foreign)

@@ -1,0 +1,275 @@
+"""The Recognizer on faces given by the caller: inputs of every kind, batching, flip TTA, bad input."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from pcnn_fer.data.images import ImageError
+from pcnn_fer.faces.align import DEFAULT_TEMPLATE
+from pcnn_fer.faces.detect import Detection
+from pcnn_fer.inference.recognizer import Recognizer
+from pcnn_fer.models.regions import ORGANS
+from pcnn_fer.weights.store import load_model
+
+BAD_IMAGES = ("zero_byte", "truncated_jpeg", "text_as_jpg", "bomb_png", "animated_gif")
+
+
+@pytest.fixture(scope="module")
+def model(tiny_model_dir):
+    return load_model(tiny_model_dir)
+
+
+@pytest.fixture(scope="module")
+def recognizer(model) -> Recognizer:
+    return Recognizer(model, detector=None)
+
+
+def face_pixels(seed: int, size: int = 96) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
+
+
+def expected_probabilities(model, crop: np.ndarray) -> np.ndarray:
+    """The model run by hand on a crop normalised with its config's mean and std."""
+    config = model.config
+    tensor = torch.from_numpy(crop).permute(2, 0, 1).float()[None] / 255.0
+    tensor = (tensor - torch.tensor(config.mean).view(1, 3, 1, 1)) / torch.tensor(config.std).view(1, 3, 1, 1)
+    with torch.inference_mode():
+        return model(tensor).logits.softmax(-1)[0].numpy()
+
+
+def test_a_given_crop_is_one_face_with_probabilities_per_class(recognizer, model):
+    crop = face_pixels(1)
+    (face,) = recognizer.predict(crop)
+    assert list(face.probabilities) == list(model.class_names)
+    np.testing.assert_allclose(list(face.probabilities.values()), expected_probabilities(model, crop), atol=1e-5)
+    assert face.label == max(face.probabilities, key=face.probabilities.get)
+    assert face.box == (0.0, 0.0, 96.0, 96.0) and face.face == 0 and face.status == "face"
+    assert list(face.organ_contributions) == list(ORGANS)
+    assert sum(face.organ_contributions.values()) == pytest.approx(1.0)
+    assert all(share > 0 for share in face.organ_contributions.values())
+
+
+def test_organ_contributions_are_the_organ_heads_shares_for_the_label(recognizer, model):
+    crop = face_pixels(2)
+    (face,) = recognizer.predict(crop)
+    with torch.inference_mode():
+        per_organ = model(recognizer.to_tensor([crop])).per_organ_logits[0].softmax(-1)
+    label = model.class_names.index(face.label)
+    expected = (per_organ[:, label] / per_organ[:, label].sum()).numpy()
+    np.testing.assert_allclose(list(face.organ_contributions.values()), expected, atol=1e-5)
+
+
+def test_input_is_built_from_the_model_config(recognizer, tiny_model_dir):
+    model = load_model(tiny_model_dir)
+    model.config = type(model.config).from_dict({**model.config.to_dict(), "mean": [0.5, 0.5, 0.5],
+                                                 "std": [0.25, 0.25, 0.25]})
+    crop = face_pixels(3)
+    (face,) = Recognizer(model, detector=None).predict(crop)
+    np.testing.assert_allclose(list(face.probabilities.values()), expected_probabilities(model, crop), atol=1e-5)
+    (default,) = recognizer.predict(crop)
+    assert not np.allclose(list(face.probabilities.values()), list(default.probabilities.values()), atol=1e-4)
+
+
+def test_path_pil_bytes_and_bgr_array_give_the_same_answer(recognizer, tmp_path):
+    crop = face_pixels(4)
+    path = tmp_path / "face.png"
+    Image.fromarray(crop).save(path)
+    reference = recognizer.predict(crop)[0].probabilities
+    answers = [recognizer.predict(path), recognizer.predict(str(path)), recognizer.predict(Image.fromarray(crop)),
+               recognizer.predict(path.read_bytes()), recognizer.predict(crop[:, :, ::-1].copy(), color_order="bgr")]
+    for (face,) in answers:
+        assert face.probabilities == pytest.approx(reference, abs=1e-6)
+    assert answers[0][0].input == str(path)
+
+
+def test_grey_rgba_sixteen_bit_palette_and_exif_rotated_images(recognizer, tmp_path):
+    crop = face_pixels(5)
+    grey = Image.fromarray(crop).convert("L")
+    sixteen = tmp_path / "grey16.png"
+    Image.fromarray(np.asarray(grey).astype(np.uint16) * 257).save(sixteen)
+    rgba = Image.fromarray(crop).convert("RGBA")
+    palette = Image.fromarray(crop).convert("P")
+    rotated = tmp_path / "rotated.jpg"
+    upright = Image.fromarray(crop[:, :80])  # not square, so a missed rotation changes the crop
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to view": the stored pixels are the upright image turned 90 CCW
+    upright.transpose(Image.Transpose.ROTATE_90).save(rotated, exif=exif, quality=100)
+    (grey_face,) = recognizer.predict(grey)
+    (sixteen_face,) = recognizer.predict(sixteen)
+    assert sixteen_face.probabilities == pytest.approx(grey_face.probabilities, abs=1e-5)
+    (rgba_face,) = recognizer.predict(rgba)
+    assert rgba_face.probabilities == pytest.approx(recognizer.predict(crop)[0].probabilities, abs=1e-6)
+    assert recognizer.predict(palette)[0].status == "face"
+    (turned,) = recognizer.predict(rotated)
+    assert turned.box == (0.0, 0.0, 80.0, 96.0)
+
+
+def test_boxes_skip_detection_and_crop_around_each_box(recognizer):
+    scene = np.zeros((120, 240, 3), dtype=np.uint8)
+    scene[10:106, 10:106] = face_pixels(6)
+    scene[10:106, 130:226] = face_pixels(7)
+    faces = recognizer.predict(scene, boxes=[(10, 10, 106, 106), (130, 10, 226, 106)])
+    assert [f.face for f in faces] == [0, 1]
+    assert faces[1].box == (130.0, 10.0, 226.0, 106.0)
+    assert faces[0].probabilities != pytest.approx(faces[1].probabilities, abs=1e-4)
+
+
+class _FakeDetector:
+    """Finds fixed faces: one with five landmarks, one with eyes only (NaN elsewhere), one with none."""
+
+    name = "fake"
+
+    def __init__(self) -> None:
+        template = DEFAULT_TEMPLATE.pixels(96) + np.array([200.0, 20.0])
+        eyes_only = np.full((5, 2), np.nan)
+        eyes_only[:2] = DEFAULT_TEMPLATE.pixels(96)[:2] + np.array([20.0, 20.0])
+        self.faces = [Detection((200.0, 20.0, 296.0, 116.0), 0.99, template),
+                      Detection((20.0, 20.0, 116.0, 116.0), 0.8, eyes_only),
+                      Detection((120.0, 140.0, 160.0, 180.0), 0.5, None)]
+        self.calls = 0
+
+    def detect(self, image):
+        return self.detect_batch([image])[0]
+
+    def detect_batch(self, images):
+        self.calls += 1
+        return [list(self.faces) for _ in images]
+
+
+def test_detections_are_aligned_and_carried_into_the_records(model, recognizer):
+    detector = _FakeDetector()
+    aligning = Recognizer(model, detector=detector)
+    scene = np.zeros((200, 320, 3), dtype=np.uint8)
+    scene[20:116, 200:296] = face_pixels(8)
+    faces = aligning.predict(scene)
+    assert [f.score for f in faces] == [0.99, 0.8, 0.5]
+    assert faces[0].landmarks[2] == pytest.approx(tuple(DEFAULT_TEMPLATE.pixels(96)[2] + [200.0, 20.0]))
+    assert np.isnan(faces[1].landmarks[2]).all() and faces[2].landmarks is None
+    # The first face sits exactly on the template at 96 px: alignment is the identity shift, so the crop is the
+    # face itself and the answer equals the answer on the crop alone.
+    alone = recognizer.predict(face_pixels(8))[0]
+    np.testing.assert_allclose(faces[0].matrix, [[1, 0, -200], [0, 1, -20]], atol=1e-3)
+    assert faces[0].probabilities == pytest.approx(alone.probabilities, abs=1e-3)
+
+
+def test_min_score_drops_unsure_detections(model):
+    recognizer = Recognizer(model, detector=_FakeDetector(), min_score=0.85)
+    (face,) = recognizer.predict(np.zeros((200, 320, 3), dtype=np.uint8))
+    assert face.score == 0.99 and face.face == 0
+
+
+def test_predict_batch_equals_one_by_one_and_batches_detection(model):
+    detector = _FakeDetector()
+    recognizer = Recognizer(model, detector=detector, batch_size=2)
+    scenes = [np.full((200, 320, 3), 40 * i, dtype=np.uint8) for i in range(3)]
+    for scene, seed in zip(scenes, (9, 10, 11)):
+        scene[20:116, 200:296] = face_pixels(seed)
+    batched = recognizer.predict_batch(scenes)
+    assert detector.calls == 1
+    single = [recognizer.predict(scene) for scene in scenes]
+    assert [len(faces) for faces in batched] == [3, 3, 3]
+    for many, one in zip(batched, single):
+        for a, b in zip(many, one):
+            assert a.probabilities == pytest.approx(b.probabilities, abs=1e-5)
+    assert [faces[0].input for faces in batched] == ["<image 0>", "<image 1>", "<image 2>"]
+
+
+def test_flip_tta_is_mirror_invariant_and_swaps_left_and_right_organs(model, recognizer):
+    tta = Recognizer(model, detector=None, flip_tta=True)
+    crop = face_pixels(12)
+    (face,) = tta.predict(crop)
+    (mirrored,) = tta.predict(crop[:, ::-1].copy())
+    assert face.probabilities == pytest.approx(mirrored.probabilities, abs=1e-6)
+    swap = {"left_eye": "right_eye", "right_eye": "left_eye", "left_cheek": "right_cheek",
+            "right_cheek": "left_cheek", "mouth": "mouth"}
+    for organ, share in face.organ_contributions.items():
+        assert mirrored.organ_contributions[swap[organ]] == pytest.approx(share, abs=1e-6)
+    (plain,) = recognizer.predict(crop)
+    assert plain.probabilities != pytest.approx(face.probabilities, abs=1e-5)
+
+
+@pytest.mark.parametrize("kind", BAD_IMAGES)
+def test_predict_raises_a_clear_error_naming_the_file(recognizer, bad_inputs, kind):
+    path = bad_inputs[kind]
+    with pytest.raises(ImageError, match=path.name):
+        recognizer.predict(path)
+
+
+def test_bad_inputs_get_one_error_record_each_and_the_batch_goes_on(recognizer, bad_inputs, tmp_path):
+    good = tmp_path / "good.png"
+    Image.fromarray(face_pixels(13)).save(good)
+    inputs = [good] + [bad_inputs[kind] for kind in BAD_IMAGES] + [tmp_path / "missing.jpg", good]
+    results = recognizer.predict_batch(inputs)
+    assert len(results) == len(inputs)
+    assert results[0][0].status == "face" and results[-1][0].status == "face"
+    reasons = {"zero_byte": "empty", "truncated_jpeg": "truncated", "text_as_jpg": "not an image",
+               "bomb_png": "exceeds", "animated_gif": "frames"}
+    for kind, records in zip(BAD_IMAGES, results[1:]):
+        (record,) = records
+        assert record.status == "error" and record.face is None
+        assert str(bad_inputs[kind]) in record.error and reasons[kind] in record.error, record.error
+        assert record.to_dict() == {"input": str(bad_inputs[kind]), "status": "error", "error": record.error}
+    assert "no such file" in results[-2][0].error
+
+
+def test_the_pixel_limit_is_configurable(model):
+    small = Recognizer(model, detector=None, max_pixels=96 * 95)
+    with pytest.raises(ImageError, match="exceeds the limit"):
+        small.predict(face_pixels(14))
+    (records,) = small.predict_batch([face_pixels(14)])
+    assert "exceeds the limit" in records[0].error
+
+
+class _FailingDetector(_FakeDetector):
+    """Fails on dark images, as a detector bug on some input would."""
+
+    def detect_batch(self, images):
+        if any(image.mean() < 10 for image in images):
+            raise RuntimeError("internal detector failure")
+        return super().detect_batch(images)
+
+
+def test_a_detector_failure_costs_only_its_own_image(model):
+    recognizer = Recognizer(model, detector=_FailingDetector())
+    bright = np.full((200, 320, 3), 128, dtype=np.uint8)
+    dark = np.zeros((200, 320, 3), dtype=np.uint8)
+    results = recognizer.predict_batch([bright, dark, bright])
+    assert [len(r) for r in results] == [3, 1, 3]
+    assert results[1][0].status == "error" and "internal detector failure" in results[1][0].error
+    with pytest.raises(RuntimeError, match="face detection failed"):
+        recognizer.predict(dark)
+
+
+def test_an_image_without_faces_gives_an_empty_list(model):
+    recognizer = Recognizer(model, detector="haar")
+    blank = np.full((80, 80, 3), 200, dtype=np.uint8)
+    assert recognizer.predict(blank) == []
+    assert recognizer.predict_batch([blank, blank]) == [[], []]
+
+
+def test_unknown_backend_and_model_directory_errors(tiny_model_dir, tmp_path):
+    with pytest.raises(ValueError, match="backend"):
+        Recognizer.from_pretrained(tiny_model_dir, detector=None, backend="tensorrt")
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        Recognizer.from_pretrained(tmp_path, detector=None)
+
+
+def test_timings_are_kept_per_stage(model):
+    recognizer = Recognizer(model, detector=None)
+    buffer = io.BytesIO()
+    Image.fromarray(face_pixels(15)).save(buffer, format="PNG")
+    recognizer.predict(buffer.getvalue())
+    assert set(recognizer.timings) >= {"decode", "detect", "align", "model"}
+    assert all(seconds >= 0 for seconds in recognizer.timings.values())
+
+
+def test_the_alignment_template_travels_in_the_model_metadata(model, tmp_path):
+    template = DEFAULT_TEMPLATE.with_margin(0.2)
+    directory = model.save_pretrained(tmp_path / "model", metadata={"align_template": template.to_dict()})
+    assert Recognizer.from_pretrained(directory, detector=None).template == template
+    assert Recognizer(model, detector=None).template == DEFAULT_TEMPLATE

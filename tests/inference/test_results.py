@@ -1,0 +1,35 @@
+"""FaceResult records: status and the JSON-ready form."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from pcnn_fer.inference.results import FaceResult
+
+
+def test_a_face_record_serialises_without_nan_and_without_drawing_aids():
+    face = FaceResult(input="a.jpg", face=0, box=(1.0, 2.0, 30.5, 40.25), score=0.98765432,
+                      landmarks=((5.0, 6.0), (math.nan, math.nan), (7.0, 8.0), (9.0, 10.0), (11.0, 12.0)),
+                      label="happiness", probabilities={"neutral": 0.25, "happiness": 0.75},
+                      organ_contributions={"mouth": 1.0}, heatmap=np.ones((4, 4)), matrix=np.eye(2, 3))
+    record = face.to_dict()
+    assert json.loads(json.dumps(record, allow_nan=False)) == record
+    assert record["landmarks"][1] is None and record["landmarks"][0] == [5.0, 6.0]
+    assert record["status"] == "face" and record["label"] == "happiness" and face.confidence == 0.75
+    assert record["score"] == pytest.approx(0.98765, abs=1e-9)
+    assert "heatmap" not in record and "matrix" not in record and "frame" not in record
+
+
+def test_no_face_error_and_video_records():
+    assert FaceResult(input="x.jpg").to_dict() == {"input": "x.jpg", "status": "no_face"}
+    error = FaceResult(input="x.jpg", error="x.jpg: empty file (0 bytes)")
+    assert error.status == "error" and error.confidence is None
+    assert error.to_dict() == {"input": "x.jpg", "status": "error", "error": "x.jpg: empty file (0 bytes)"}
+    frame = FaceResult(input="v.mp4", face=0, box=(0, 0, 1, 1), label="a", probabilities={"a": 1.0}, frame=12,
+                       time=0.4, track=3).to_dict()
+    assert (frame["frame"], frame["time"], frame["track"]) == (12, 0.4, 3)
+    assert list(frame)[:5] == ["input", "frame", "time", "track", "status"]

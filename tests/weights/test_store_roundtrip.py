@@ -1,0 +1,48 @@
+"""save_pretrained -> load_model gives back the very same model, config and metadata."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from pcnn_fer import load_model
+from pcnn_fer.models import PCNN, Box, RegionLayout, create_model
+from pcnn_fer.weights.store import CONFIG_FILE
+
+
+def test_round_trip_is_bit_exact(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    boxes = dict(RegionLayout().boxes, mouth=Box(0.6, 1.0, 0.1, 0.9))
+    model = create_model("pcnn_mbv2", class_names=["neutral", "happiness", "anger"], stn=False,
+                         layout=RegionLayout(boxes=boxes), input_size=112)
+    with torch.no_grad():  # make BatchNorm statistics non-trivial, so buffers are checked too
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.normal_()
+    metadata = {"dataset": "rafdb", "metrics": {"accuracy": 0.875}, "licence": "MIT"}
+
+    model.save_pretrained(tmp_path / "model", metadata=metadata)
+    loaded = PCNN.from_pretrained(tmp_path / "model")
+
+    assert loaded.config == model.config
+    assert loaded.metadata == metadata
+    assert not loaded.training
+    original, restored = model.state_dict(), loaded.state_dict()
+    assert list(restored) == list(original)
+    for key, value in original.items():
+        assert restored[key].dtype == value.dtype and torch.equal(restored[key], value), key
+    images = torch.randn(2, 3, 112, 112)
+    with torch.no_grad():
+        assert torch.equal(model.eval()(images).logits, loaded(images).logits)
+
+
+def test_weights_that_do_not_fit_the_config_are_refused(tmp_path: Path) -> None:
+    create_model("pcnn_mbv2", num_classes=3).save_pretrained(tmp_path / "model")
+    document = json.loads((tmp_path / "model" / CONFIG_FILE).read_text())
+    document["config"]["class_names"] = ["a", "b", "c", "d"]
+    (tmp_path / "model" / CONFIG_FILE).write_text(json.dumps(document))
+    with pytest.raises(ValueError, match="does not fit its config"):
+        load_model(tmp_path / "model")
