@@ -26,6 +26,7 @@ from pcnn_fer.inference.onnx import OnnxModel, to_onnx_proto
 from pcnn_fer.inference.recognizer import Recognizer
 from pcnn_fer.inference.video import predict_video
 from pcnn_fer.models import create_model
+from pcnn_fer.models.optimize import optimize_for_inference
 from pcnn_fer.weights.sources import PackageArchive, cache_root
 from pcnn_fer.weights.store import load_model
 
@@ -112,7 +113,9 @@ def main() -> None:
           f"{len(exported) / 1e6:.1f} MB")
     onnx_models = {level: OnnxModel(exported, threads=args.threads, optimization=level) for level in ("basic", "all")}
 
-    latency = model_alone(model, {"torch eager": model, "onnxruntime (opt basic)": onnx_models["basic"],
+    latency = model_alone(model, {"torch eager": model,
+                                  "torch folded+channels-last": optimize_for_inference(model),
+                                  "onnxruntime (opt basic)": onnx_models["basic"],
                                   "onnxruntime (opt all)": onnx_models["all"]}, args.repeats)
     print(f"\nmodel alone, batch 1, {args.repeats} runs each:")
     eager = latency["torch eager"]

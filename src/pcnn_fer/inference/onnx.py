@@ -114,6 +114,9 @@ class OnnxModel:
         options = ort.SessionOptions()
         options.graph_optimization_level = levels[optimization]
         options.log_severity_level = 3
+        # Idle threads sleep instead of spinning: the detector runs in torch between model calls and would
+        # otherwise share the cores with busy-waiting onnxruntime threads.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads is not None:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
