@@ -31,8 +31,14 @@ from pcnn_fer.models.registry import create_model, list_variants
 BATCH, SIZE, CLASSES = 16, 224, 7
 
 
+CHANNELS_LAST = "+cl"  # suffix of a model name: trained in channels-last memory format (`misc.channels_last`)
+
+
 def build(name: str) -> tuple[torch.nn.Module, callable]:
     """A model in training mode and its loss function."""
+    if name.endswith(CHANNELS_LAST):
+        model, loss = build(name.removesuffix(CHANNELS_LAST))
+        return model.to(memory_format=torch.channels_last), loss
     if name == "resnet18":
         model = torchvision.models.resnet18(num_classes=CLASSES)
         return model.train(), lambda output, target: torch.nn.functional.cross_entropy(output, target)
@@ -45,6 +51,8 @@ def step_timer(name: str):
     model, loss_fn = build(name)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
     images, targets = torch.randn(BATCH, 3, SIZE, SIZE), torch.randint(0, CLASSES, (BATCH,))
+    if name.endswith(CHANNELS_LAST):
+        images = images.contiguous(memory_format=torch.channels_last)
 
     def run(steps: int) -> float:
         started = time.perf_counter()
@@ -123,19 +131,21 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} CPU threads, batch {BATCH}, {SIZE} px, SGD step "
           f"(forward + loss + backward + update); no GPU measured")
-    names = ["resnet18", *list_variants()]
+    names = [f"{name}{layout}" for layout in ("", CHANNELS_LAST) for name in ("resnet18", *list_variants())]
     timers = {name: step_timer(name) for name in names}
     times: dict[str, list[float]] = {name: [] for name in names}
     for _ in range(args.rounds):
         for name in names:
             times[name].append(timers[name](args.steps))
     reference = statistics.median(times["resnet18"])
-    print(f"{'model':<10} {'s/step':>8} {'images/s':>9} {'x resnet18':>11} {'peak MiB':>9}")
+    print(f"{'model':<13} {'s/step':>8} {'images/s':>9} {'x resnet18':>11} {'peak MiB':>9}   (+cl: channels-last)")
     for name in names:
         step = statistics.median(times[name])
-        print(f"{name:<10} {step:8.3f} {BATCH / step:9.1f} {step / reference:11.2f} "
+        print(f"{name:<13} {step:8.3f} {BATCH / step:9.1f} {step / reference:11.2f} "
               f"{peak_memory(name, args.threads):9.0f}")
     print("reference PCNN implementation: 2.10 x resnet18 (from the issue); ours must not exceed it")
+    like_for_like = statistics.median(times["pcnn_r18+cl"]) / statistics.median(times["resnet18+cl"])
+    print(f"pcnn_r18+cl / resnet18+cl (both channels-last): {like_for_like:.2f}x")
     pcnn_step = statistics.median(times["pcnn_r18"])
     for workers in (0, 2):
         per_batch = loader_seconds_per_batch(workers, batches=8)

@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from pcnn_fer.engine.evaluate import EvalOptions, evaluate, write_evaluation
     from pcnn_fer.engine.metrics import mean_std
     from pcnn_fer.engine.reporting import format_table
+    from pcnn_fer.models.optimize import optimize_for_inference
     from pcnn_fer.weights.store import load_model
 
     challenge = [_subset(spec) for spec in args.subset]  # bad specs fail before anything is loaded
@@ -68,12 +69,14 @@ def run(args: argparse.Namespace) -> int:
     samples = load_dataset(args.dataset, args.data_root, skip_bad=args.skip_bad, **options)
     context = DistContext(device=resolve_device(args.device))
     eval_options = EvalOptions(batch_size=args.batch_size, workers=args.workers, flip=args.tta_flip,
-                               organ_weight=args.organ_weight, amp=args.amp, show_progress=not args.quiet)
+                               organ_weight=args.organ_weight, amp=args.amp, channels_last=True,
+                               show_progress=not args.quiet)
     output = args.output or args.model / f"eval-{args.dataset}-{args.split}"
     rows = []
     per_fold: dict[str, list[float]] = {}
     for fold, model_dir, fold_test in _models(args.model, samples, args.split):
-        model = load_model(model_dir, device=context.device)
+        # BatchNorm folded, channels-last: the same predictions up to float rounding, faster.
+        model = optimize_for_inference(load_model(model_dir, device=context.device))
         sets = {args.split: fold_test}
         for name, subset in challenge:
             sets[name] = subset.apply(fold_test, skip_bad=args.skip_bad)
