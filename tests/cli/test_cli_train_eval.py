@@ -1,7 +1,9 @@
 import json
 import shutil
 
+import numpy as np
 import pytest
+import torch
 from shapes import write_shapes_tree
 
 from pcnn_fer.cli.main import main
@@ -62,3 +64,139 @@ def test_cross_dataset_eval_matches_classes_by_name(trained, tmp_path, capsys):
     assert metrics["class_names"] == ["happiness", "sadness", "surprise"]  # the model's order
     support = {name: c["support"] for name, c in metrics["per_class"].items()}
     assert support == {"happiness": 2, "sadness": 0, "surprise": 2}
+
+
+def test_skip_bad_flag_sets_the_recipe_field():
+    from pcnn_fer.cli.main import build_parser
+    from pcnn_fer.cli.train import recipe_overrides
+
+    args = build_parser().parse_args(["train", "--skip-bad"])
+    assert ("data.skip_bad", True) in recipe_overrides(args)
+
+
+# Classes in another order than the reader's default: the stratified folds then differ from a default read.
+CV_OPTIONS = ["--data.protocol", "random_kfold", "--data.folds", "2", "--skip-bad",
+              "--data.options", "{classes: 'surprise,sadness,happiness'}"]
+
+
+@pytest.fixture(scope="module")
+def cross_validated(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cv")
+    data = write_shapes_tree(root / "data", train_per_class=4, test_per_class=2, size=48)
+    (data / "train" / "happiness" / "broken.png").write_text("not a picture\n")
+    assert main(["train", *TINY, *CV_OPTIONS, "--data-root", str(data), "--output", str(root), "--name", "cv"]) == 0
+    return root / "cv", data
+
+
+def test_cv_eval_scores_each_fold_as_training_recorded_it(cross_validated, tmp_path, capsys):
+    run, data = cross_validated
+    assert "broken.png" in (run / "skipped.txt").read_text()
+    out = tmp_path / "eval"
+    assert main(["eval", "--model", str(run), "--dataset", "folder", "--data-root", str(data), "--workers", "0",
+                 "--quiet", "--output", str(out)]) == 0
+    assert "over 2 folds" in capsys.readouterr().out
+    for fold in ("fold_01", "fold_02"):
+        recorded = json.loads((run / fold / "result.json").read_text())
+        scored = json.loads((out / f"{fold}_test.json").read_text())
+        assert scored["count"] == recorded["test_samples"] == recorded["test"]["main"]["count"]
+        assert scored["confusion"] == recorded["test"]["main"]["confusion"]
+        assert scored["accuracy"] == pytest.approx(recorded["test"]["main"]["accuracy"])
+
+
+def test_cv_eval_refuses_reader_options_other_than_the_runs(cross_validated, tmp_path, capsys):
+    run, data = cross_validated
+    assert main(["eval", "--model", str(run), "--dataset", "folder", "--data-root", str(data), "--quiet",
+                 "--option", "classes=happiness,sadness,surprise", "--output", str(tmp_path)]) == 2
+    assert "differs from the reader options the run was trained with" in capsys.readouterr().err
+
+
+def test_cv_eval_refuses_a_fold_whose_test_part_changed(cross_validated, tmp_path, capsys):
+    run, data = cross_validated
+    copy = tmp_path / "cv"
+    shutil.copytree(run, copy)
+    # The record says training tested one image more than the rebuilt fold holds, as after a dataset change.
+    result = copy / "fold_02" / "result.json"
+    recorded = json.loads(result.read_text())
+    result.write_text(json.dumps({**recorded, "test_samples": recorded["test_samples"] + 1}))
+    assert main(["eval", "--model", str(copy), "--dataset", "folder", "--data-root", str(data), "--quiet",
+                 "--workers", "0", "--output", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert f"fold_02: training tested {recorded['test_samples'] + 1} sample(s)" in error
+    assert not (tmp_path / "out").exists()  # refused before any fold was scored
+
+
+def test_cv_eval_of_a_run_trained_in_memory_says_why_it_cannot(tmp_path, capsys):
+    from shapes import make_shapes
+
+    from pcnn_fer.engine.config import load_config
+    from pcnn_fer.engine.train import train
+
+    config = load_config(None, [
+        ("data.dataset", "folder"), ("data.protocol", "random_kfold"), ("data.folds", 2),
+        ("model.variant", "pcnn_mbv2"), ("model.pretrained", "none"), ("model.input_size", 48),
+        ("data.batch_size", 6), ("data.workers", 0), ("schedule.epochs", 1), ("misc.select", "last"),
+        ("misc.output", str(tmp_path)), ("misc.name", "memory"), ("misc.quiet", True)])
+    run = train(config, samples=make_shapes(train_per_class=2, test_per_class=1, size=48))
+    data = write_shapes_tree(tmp_path / "data", train_per_class=2, test_per_class=1, size=48)
+    assert main(["eval", "--model", str(run), "--dataset", "folder", "--data-root", str(data), "--quiet",
+                 "--output", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert "trained on samples built in memory" in error and "folds cannot be rebuilt" in error
+
+
+RAFDB_TEST = [("test_0001", 1), ("test_0002", 7), ("test_0003", 4), ("test_0004", 4), ("test_0005", 6),
+              ("test_0006", 5)]
+
+
+@pytest.fixture
+def rafdb_and_model(tmp_path):
+    """A RAF-DB `basic` tree (label file with 1-based labels, aligned images) and an untrained RAF-DB model."""
+    from PIL import Image
+
+    from pcnn_fer.data.labels import RAFDB_CLASSES
+    from pcnn_fer.models import create_model
+
+    root = tmp_path / "basic"
+    rng = np.random.default_rng(0)
+    entries = [("train_00001", 2), ("train_00002", 3), *RAFDB_TEST]
+    for stem, _ in entries:
+        path = root / "Image" / "aligned" / f"{stem}_aligned.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)).save(path)
+    (root / "EmoLabel").mkdir()
+    (root / "EmoLabel" / "list_patition_label.txt").write_text("".join(f"{s}.jpg {lab}\n" for s, lab in entries))
+    torch.manual_seed(0)
+    model = create_model("pcnn_mbv2", class_names=RAFDB_CLASSES, input_size=48)
+    return root, model.save_pretrained(tmp_path / "model")
+
+
+def test_eval_scores_the_occlusion_rafdb_subset(rafdb_and_model, tmp_path, capsys):
+    root, model = rafdb_and_model
+    occlusion = tmp_path / "rafdb_occlusion_list.txt"
+    # The published format: `test_NNNN_aligned <label 0-6> <type>`, labels 0-based in RAF-DB's order.
+    occlusion.write_text("test_0001_aligned 0 glasses\ntest_0003_aligned 3 hand\ntest_0006_aligned 4 mask\n")
+    out = tmp_path / "out"
+    assert main(["eval", "--model", str(model), "--dataset", "rafdb", "--data-root", str(root), "--workers", "0",
+                 "--quiet", "--subset", f"occlusion-rafdb={occlusion}", "--output", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "occlusion-rafdb" in printed
+    test = json.loads((out / "test.json").read_text())
+    subset = json.loads((out / "occlusion-rafdb.json").read_text())
+    assert test["count"] == 6 and subset["count"] == 3
+    assert {n: c["support"] for n, c in subset["per_class"].items() if c["support"]} == \
+        {"surprise": 1, "happiness": 1, "sadness": 1}
+    # The same model on the same images: the subset's predictions are a part of the test set's.
+    assert (np.array(subset["confusion"]) <= np.array(test["confusion"])).all()
+    assert (out / "occlusion-rafdb_confusion.png").is_file()
+
+
+def test_eval_subset_with_a_disagreeing_label_fails_or_is_skipped(rafdb_and_model, tmp_path, capsys):
+    root, model = rafdb_and_model
+    occlusion = tmp_path / "rafdb_occlusion_list.txt"
+    occlusion.write_text("test_0001_aligned 0 glasses\ntest_0002_aligned 0 hand\n")  # test_0002 is neutral (6)
+    command = ["eval", "--model", str(model), "--dataset", "rafdb", "--data-root", str(root), "--workers", "0",
+               "--quiet", "--subset", f"occlusion-rafdb={occlusion}", "--output", str(tmp_path / "out")]
+    assert main(command) == 2
+    assert "test_0002: the list says surprise (0), rafdb says neutral (6)" in capsys.readouterr().err
+    assert main([*command, "--skip-bad"]) == 0
+    assert json.loads((tmp_path / "out" / "occlusion-rafdb.json").read_text())["count"] == 1

@@ -42,3 +42,17 @@ def test_option_types():
         "frames": 2, "contempt": False, "neutral": "all"}
     with pytest.raises(ValueError, match="true or false"):
         parse_options("ckplus", ["contempt=maybe"])
+
+
+@pytest.mark.parametrize("code", ["inf", "nan"])
+def test_inspect_lists_a_non_numeric_ckplus_emotion_code_as_a_problem(tmp_path, capsys, code):
+    sequence = tmp_path / "cohn-kanade-images" / "S005" / "001"
+    sequence.mkdir(parents=True)
+    for frame in (1, 2):
+        Image.fromarray(np.full((8, 8, 3), 40 * frame, np.uint8)).save(sequence / f"S005_001_{frame:08d}.png")
+    label = tmp_path / "Emotion" / "S005" / "001" / "S005_001_00000002_emotion.txt"
+    label.parent.mkdir(parents=True)
+    label.write_text(f"   {code}\n")
+    assert main(["data", "inspect", str(tmp_path), "--dataset", "ckplus"]) == 1
+    out = capsys.readouterr().out
+    assert "problems: 1" in out and "S005_001_00000002_emotion.txt:1: emotion code" in out

@@ -106,6 +106,33 @@ def test_videos_every_nth_frame_smoothed_and_annotated(tiny_model_dir, clip, tmp
     assert Image.open(annotated / "photo.jpg").size == (96, 96)
 
 
+def test_annotating_decodes_each_image_once_and_changes_no_record(tiny_model_dir, bad_inputs, tmp_path,
+                                                                 monkeypatch, capsys):
+    import pcnn_fer.data.images as images_module
+    import pcnn_fer.inference.recognizer as recognizer_module
+
+    photos = [str(write_face(tmp_path / f"face{i}.png", i)) for i in range(3)] + [str(bad_inputs["zero_byte"])]
+    command = ["predict", *photos, "--model", str(tiny_model_dir), "--detector", "none", "--batch-size", "2",
+               "--quiet"]
+    assert main(command) == 0
+    plain = capsys.readouterr().out
+    decoded_paths = []
+    load_image = recognizer_module.load_image
+
+    def counting_load_image(source, **options):
+        if not isinstance(source, np.ndarray):
+            decoded_paths.append(str(source))
+        return load_image(source, **options)
+
+    monkeypatch.setattr(recognizer_module, "load_image", counting_load_image)
+    monkeypatch.setattr(images_module, "load_image", counting_load_image)
+    annotated = tmp_path / "annotated"
+    assert main([*command, "--annotate", str(annotated)]) == 0
+    assert capsys.readouterr().out == plain
+    assert decoded_paths == photos
+    assert sorted(p.name for p in annotated.iterdir()) == ["face0.png", "face1.png", "face2.png"]
+
+
 def test_option_mistakes_are_one_line_errors(tiny_model_dir, tmp_path, capsys):
     photo = write_face(tmp_path / "photo.png", 8)
     assert main(["predict", str(photo), "--model", str(tiny_model_dir), "--explain"]) == 2

@@ -52,6 +52,16 @@ def test_ckplus_bad_emotion_file(ckplus_tree):
     assert len(s) == 12 and "expected one number 0-7" in s.skipped[0]
 
 
+@pytest.mark.parametrize("text", ["nan", "inf", "-Infinity", "2.5"])
+def test_ckplus_non_integer_emotion_codes_follow_the_bad_input_policy(ckplus_tree, text):
+    label = next((ckplus_tree / "Emotion" / "S010" / "002").glob("*_emotion.txt"))
+    label.write_text(f"   {text}\n")
+    with pytest.raises(DatasetError, match=r"emotion\.txt:1: emotion code .* not a whole number in 0-7"):
+        load_dataset("ckplus", ckplus_tree)
+    s = load_dataset("ckplus", ckplus_tree, skip_bad=True)
+    assert len(s) == 12 and len(s.skipped) == 1 and "not a whole number" in s.skipped[0]
+
+
 def test_ckplus_folds_are_subject_independent(ckplus_tree):
     s = load_dataset("ckplus", ckplus_tree, neutral="all")
     assert_subject_independent(subject_kfold(s, k=4, seed=3), s)

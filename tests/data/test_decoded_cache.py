@@ -1,3 +1,4 @@
+import io
 import os
 import pickle
 
@@ -55,6 +56,19 @@ def test_cache_with_bad_image(rafdb_tree, tmp_path):
     assert len(cache) == 9 and list(cache.skipped) == ["train_00001"]
     with pytest.raises(KeyError, match="0 bytes"):
         cache.image("train_00001")
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_building_shows_a_bar_only_on_a_terminal(rafdb_tree, tmp_path, monkeypatch, terminal):
+    stderr = Terminal() if terminal else io.StringIO()
+    monkeypatch.setattr("sys.stderr", stderr)
+    DecodedCache.build(load_dataset("rafdb", rafdb_tree), tmp_path / "cache")
+    assert ("caching rafdb" in stderr.getvalue()) is terminal
 
 
 def test_dataset_from_cache_equals_decoding_and_survives_workers(rafdb_tree, tmp_path):

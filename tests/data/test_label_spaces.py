@@ -5,6 +5,7 @@ from pcnn_fer.data.labels import (
     CANONICAL_CLASSES,
     NATIVE_CLASSES,
     canonical_name,
+    class_order,
     label_mapping,
     native_classes,
     relabel,
@@ -49,6 +50,16 @@ def test_spellings():
     assert canonical_name("SU") == "surprise"
     with pytest.raises(ValueError, match="unknown expression"):
         canonical_name("bored")
+
+
+def test_class_order_from_a_dataset_name_or_a_list():
+    assert class_order(" RAFDB ") == NATIVE_CLASSES["rafdb"]
+    assert class_order("Happy, sad ,pain") == ("happiness", "sadness", "pain")
+    for spec in ("happiness", "a,,b", ""):
+        with pytest.raises(ValueError, match=r"^--classes: expected a dataset name .* at least two names"):
+            class_order(spec, "--classes")
+    with pytest.raises(ValueError, match="happiness listed twice"):
+        class_order("happy,sad,happiness")
 
 
 def test_relabel_sample_sets():

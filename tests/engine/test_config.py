@@ -70,3 +70,22 @@ def test_overrides_win_over_the_recipe_and_round_trip_through_yaml(tmp_path):
     saved = tmp_path / "config.yaml"
     saved.write_text(config.to_yaml())
     assert load_config(saved) == config
+
+
+@pytest.mark.parametrize("key, value, allowed", [
+    ("schedule.epochs", 0, "at least 1"), ("schedule.step_size", 0, "at least 1"),
+    ("optim.accumulate", 0, "at least 1"), ("data.batch_size", -8, "at least 1"),
+    ("optim.momentum", 1.5, "0.0 to 1.0"), ("optim.betas", [0.9, 1.5], "0.0 to 1.0"),
+])
+def test_numbers_out_of_range_name_the_key_and_the_allowed_range(tmp_path, key, value, allowed):
+    group, name = key.split(".")
+    recipe = tmp_path / "bad.yaml"
+    recipe.write_text(yaml.safe_dump({group: {name: value}}))
+    with pytest.raises(ValueError, match=rf"bad.yaml: {key} is .*; allowed range: {allowed}$"):
+        load_config(recipe)
+
+
+def test_range_limits_themselves_are_accepted():
+    config = load_config(None, [("schedule.epochs", 1), ("optim.accumulate", 1), ("optim.momentum", 0.0),
+                                ("ema.decay", 1.0), ("data.workers", 0)])
+    assert (config.schedule.epochs, config.optim.momentum, config.ema.decay) == (1, 0.0, 1.0)

@@ -1,8 +1,9 @@
 import json
+import logging
 
 import pytest
 import torch
-from shapes import make_shapes
+from shapes import make_shapes, write_shapes_tree
 
 from pcnn_fer.engine import train as train_module
 from pcnn_fer.engine.config import load_config
@@ -80,9 +81,12 @@ def test_select_test_is_labelled_as_such(tmp_path):
     assert "selected on the test set" in (run / "report.md").read_text()
 
 
-def test_cross_validation_reports_each_fold_and_mean_std(tmp_path):
+def test_cross_validation_reports_each_fold_and_mean_std(tmp_path, caplog, capsys):
     config = tiny_config(tmp_path, **{"data.protocol": "subject_kfold", "data.folds": 2})
+    caplog.set_level(logging.INFO, logger="pcnn_fer.engine.train")
     run = train(config, samples=make_shapes(train_per_class=2, test_per_class=2, size=48, subjects=4))
+    assert capsys.readouterr().out == ""  # tables go through logging, which the command line prints
+    assert "fold_02" in caplog.text and "over 2 folds" in caplog.text
     summary = json.loads((run / "summary.json").read_text())
     folds = [json.loads((run / f"fold_0{i}" / "result.json").read_text()) for i in (1, 2)]
     accuracies = [f["test"]["main"]["accuracy"] for f in folds]
@@ -114,3 +118,62 @@ def test_every_training_option_runs_together(tmp_path):
     history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert (tmp_path / "cache" / "index.json").is_file()
     assert history[0]["lr"] < 0.01 and all(torch.isfinite(torch.tensor(r["train_loss"])) for r in history)
+
+
+def shapes_tree_with_bad_images(root):
+    """A folder dataset with a text file posing as a PNG and a PNG cut off after its header."""
+    data = write_shapes_tree(root, train_per_class=3, test_per_class=1, size=48)
+    not_an_image = data / "train" / "sadness" / "notes.png"
+    not_an_image.write_text("this is not a picture\n")
+    truncated = data / "test" / "happiness" / "test_0_0.png"
+    truncated.write_bytes(truncated.read_bytes()[:200])
+    return data, not_an_image, truncated
+
+
+def folder_config(tmp_path, data, **overrides):
+    return tiny_config(tmp_path, **{"data.dataset": "folder", "data.root": str(data), **overrides})
+
+
+@pytest.mark.parametrize("cached", [True, False])
+def test_skip_bad_leaves_out_undecodable_images_before_folds_are_planned(tmp_path, caplog, cached):
+    data, not_an_image, truncated = shapes_tree_with_bad_images(tmp_path / "data")
+    overrides = {"data.skip_bad": True, "data.protocol": "random_kfold", "data.folds": 2}
+    if cached:
+        overrides["data.cache"] = str(tmp_path / "cache")
+    caplog.set_level(logging.WARNING, logger="pcnn_fer.engine.train")
+    run = train(folder_config(tmp_path, data, **overrides))
+    tested = sum(json.loads((run / f"fold_0{i}" / "result.json").read_text())["test_samples"] for i in (1, 2))
+    assert tested == 12 - 1  # each readable shape image tested once across the folds; the bad files nowhere
+    assert "left out 2 unreadable image(s)" in caplog.text and str(truncated) in caplog.text
+    skipped = (run / "skipped.txt").read_text()
+    assert str(not_an_image) in skipped and str(truncated) in skipped
+
+
+def test_an_unreadable_image_without_skip_bad_fails_before_training_naming_the_file(tmp_path):
+    data, not_an_image, truncated = shapes_tree_with_bad_images(tmp_path / "data")
+    with pytest.raises(ValueError, match=rf"1 image\(s\) cannot be read, first: {not_an_image}: .*--skip-bad"):
+        train(folder_config(tmp_path, data))
+    assert not (tmp_path / "run").exists()
+    # Building the cache decodes every image, so it also meets the truncated one (which headers alone pass).
+    with pytest.raises(ValueError, match=rf"^({truncated}|{not_an_image}): "):
+        train(folder_config(tmp_path, data, **{"data.cache": str(tmp_path / "cache")}))
+
+
+def test_backbone_weights_are_read_once_per_run_and_not_for_a_resumed_fold(tmp_path, monkeypatch):
+    from torchvision.models import mobilenet_v2
+
+    reads = []
+
+    def fake_weights(source, backbone):
+        reads.append((source, backbone))
+        return mobilenet_v2().state_dict()
+
+    monkeypatch.setattr(train_module, "load_backbone_weights", fake_weights)
+    config = tiny_config(tmp_path, **{"model.pretrained": "imagenet", "data.protocol": "subject_kfold",
+                                      "data.folds": 2})
+    samples = make_shapes(train_per_class=2, test_per_class=1, size=48)
+    run = train(config, samples=samples)
+    assert reads == [("imagenet", "mobilenet_v2")]
+    (run / "fold_02" / "result.json").unlink()  # fold 2 resumes from its last checkpoint
+    train(config, samples=samples, resume=run)
+    assert len(reads) == 1 and (run / "fold_02" / "result.json").is_file()

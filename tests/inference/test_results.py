@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from pcnn_fer.faces.detect import LANDMARK_NAMES, Detection
 from pcnn_fer.inference.results import FaceResult
 
 
@@ -33,3 +34,14 @@ def test_no_face_error_and_video_records():
                        time=0.4, track=3).to_dict()
     assert (frame["frame"], frame["time"], frame["track"]) == (12, 0.4, 3)
     assert list(frame)[:5] == ["input", "frame", "time", "track", "status"]
+
+
+def test_a_face_record_and_its_detection_serialise_alike():
+    points = np.array([[5.123, 6.0], [np.nan, np.nan], [7.0, 8.456], [9.0, 10.0], [11.0, 12.0]])
+    detection = Detection((1.004, 2.0, 30.5, 40.25), 0.987654, points)
+    face = FaceResult(input="a.jpg", face=0, box=detection.box, score=detection.score,
+                      landmarks=tuple(map(tuple, detection.landmarks.tolist())), label="a", probabilities={"a": 1.0})
+    record, found = face.to_dict(), detection.to_dict()
+    assert (record["box"], record["score"]) == (found["box"], found["score"]) == ([1.0, 2.0, 30.5, 40.25], 0.98765)
+    assert found["landmarks"] == dict(zip(LANDMARK_NAMES, record["landmarks"]))
+    assert record["landmarks"][:3] == [[5.12, 6.0], None, [7.0, 8.46]]

@@ -90,3 +90,9 @@ def test_content_without_a_state_dict_is_refused() -> None:
         reference_state_dict({"epoch": 1, "model": "resnet"}, "x.pth")
     with pytest.raises(ValueError, match="no 'fc.weight' matrix"):
         import_reference_state_dict({"conv1.weight": torch.zeros(1)})
+
+
+def test_non_string_keys_are_refused_by_name(tmp_path: Path) -> None:
+    torch.save({"state_dict": {"fc.weight": torch.zeros(7, 512), 3: torch.zeros(1)}}, tmp_path / "odd.pth")
+    with pytest.raises(ValueError, match=r"odd\.pth: state_dict key 3 is a int, expected a str"):
+        import_reference_checkpoint(tmp_path / "odd.pth")

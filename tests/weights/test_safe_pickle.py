@@ -8,6 +8,7 @@ import subprocess
 import sys
 import types
 import warnings
+import zipfile
 from collections import OrderedDict
 from pathlib import Path
 
@@ -144,3 +145,33 @@ def test_missing_and_garbage_files_give_clear_errors(tmp_path: Path) -> None:
     (tmp_path / "garbage.pth").write_bytes(b"\x00not a checkpoint at all")
     with pytest.raises(ValueError, match="garbage.pth is not a readable torch checkpoint"):
         safe_load(tmp_path / "garbage.pth")
+
+
+def test_a_zip_checkpoint_with_an_empty_persistent_id_is_a_clear_error(tmp_path: Path) -> None:
+    # torch's zip reader indexes the persistent id without checking it: IndexError unless it is caught.
+    torch.save({"w": torch.ones(2)}, tmp_path / "good.pth")
+    with zipfile.ZipFile(tmp_path / "good.pth") as archive:
+        records = {name: archive.read(name) for name in archive.namelist()}
+    pickled = next(name for name in records if name.endswith("/data.pkl"))
+    records[pickled] = b"\x80\x02)Q."  # PROTO 2, EMPTY_TUPLE, BINPERSID, STOP
+    with zipfile.ZipFile(tmp_path / "crafted.pth", "w") as archive:
+        for name, data in records.items():
+            archive.writestr(name, data)
+    with pytest.raises(ValueError, match=r"crafted\.pth is not a readable torch checkpoint: IndexError"):
+        safe_load(tmp_path / "crafted.pth")
+
+
+@pytest.mark.parametrize("zip_format", [True, False], ids=["zip", "legacy"])
+def test_a_pickle_asking_for_a_huge_bytearray_is_refused(tmp_path: Path, zip_format: bool) -> None:
+    torch.save({"w": torch.ones(2), "blob": _Payload(bytearray, 10**12)}, tmp_path / "huge.pth",
+               _use_new_zipfile_serialization=zip_format)
+    with pytest.raises(UnsafeCheckpointError, match=r"huge\.pth: bytearray is only built from bytes"):
+        safe_load(tmp_path / "huge.pth")
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 4])
+def test_pickled_bytearrays_still_load(tmp_path: Path, protocol: int) -> None:
+    # Protocol 2 spells a bytearray as bytearray(latin1 text, "latin1"), protocols 3 and 4 as bytearray(bytes).
+    content = {"blob": bytearray(b"ab\xff\x00"), "empty": bytearray()}
+    torch.save(content, tmp_path / "blobs.pth", pickle_protocol=protocol)
+    assert safe_load(tmp_path / "blobs.pth").content == content

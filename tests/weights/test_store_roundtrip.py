@@ -46,3 +46,22 @@ def test_weights_that_do_not_fit_the_config_are_refused(tmp_path: Path) -> None:
     (tmp_path / "model" / CONFIG_FILE).write_text(json.dumps(document))
     with pytest.raises(ValueError, match="does not fit its config"):
         load_model(tmp_path / "model")
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda document: [], "expected a JSON object, found list"),
+    (lambda document: dict(document, config=[]), "config is \\[\\], expected a JSON object"),
+    (lambda document: {k: v for k, v in document.items() if k != "config"}, "config is None"),
+    (lambda document: dict(document, format_version="1"), "format_version is '1', expected an integer"),
+    (lambda document: dict(document, metadata=[1]), "metadata is \\[1\\], expected a JSON object"),
+    (lambda document: dict(document, config=dict(document["config"], mean=3)), "config: .*int"),
+    (lambda document: dict(document, config=dict(document["config"], layout={"boxes": {"left_eye": [0, 0.5]}})),
+     "config: .*required positional arguments"),
+    (lambda document: dict(document, config=dict(document["config"], colour="red")), "config: unknown"),
+], ids=["list", "config-list", "no-config", "version-str", "metadata-list", "mean-int", "box-short", "unknown-key"])
+def test_malformed_config_json_is_a_value_error_naming_the_file(tmp_path: Path, edit, message: str) -> None:
+    create_model("pcnn_mbv2", num_classes=3).save_pretrained(tmp_path / "model")
+    path = tmp_path / "model" / CONFIG_FILE
+    path.write_text(json.dumps(edit(json.loads(path.read_text()))))
+    with pytest.raises(ValueError, match=f"config.json: {message}"):
+        load_model(tmp_path / "model")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pcnn_fer.data.labels import NATIVE_CLASSES
+from pcnn_fer.data.labels import NATIVE_CLASSES, class_order
 from pcnn_fer.weights.reference import import_reference_checkpoint
 
 
@@ -21,21 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def class_order(spec: str | None) -> tuple[str, ...] | None:
-    """A dataset's native class order, or the names of a comma-separated list."""
-    if spec is None:
-        return None
-    if spec.strip().lower() in NATIVE_CLASSES:
-        return NATIVE_CLASSES[spec.strip().lower()]
-    names = tuple(name.strip() for name in spec.split(","))
-    if len(names) < 2 or not all(names):
-        raise ValueError(f"--classes: expected a dataset name ({', '.join(NATIVE_CLASSES)}) or a comma-separated "
-                         f"list of at least two names, got {spec!r}")
-    return names
-
-
 def run(args: argparse.Namespace) -> int:
-    model, report = import_reference_checkpoint(args.checkpoint, class_order(args.classes))
+    classes = None if args.classes is None else class_order(args.classes, "--classes")
+    model, report = import_reference_checkpoint(args.checkpoint, classes)
     directory = model.save_pretrained(args.output, metadata=report.metadata())
     print(report.summary())
     print(f"classes: {', '.join(model.class_names)}")

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections import Counter, defaultdict
-
-from tqdm import tqdm
 
 from pcnn_fer.data.datasets import DATASETS, load_dataset, reader_options
 from pcnn_fer.data.fetch import fetch_ckplus_sample
 from pcnn_fer.data.images import ImageError, load_image
 from pcnn_fer.data.sample import SampleSet
+from pcnn_fer.progress import progress
 
 FETCHABLE = {"ckplus-sample": fetch_ckplus_sample}
 SHOWN_PROBLEMS = 20
@@ -92,8 +90,7 @@ def parse_options(dataset: str, pairs: list[str]) -> dict[str, object]:
 def decode_problems(samples: SampleSet, quiet: bool = False) -> list[str]:
     """One message per sample whose image cannot be decoded."""
     problems = []
-    disable = quiet or not sys.stderr.isatty()
-    for sample in tqdm(samples, desc="decoding", unit="img", disable=disable):
+    for sample in progress(samples, len(samples), "decoding", not quiet, unit="img"):
         try:
             load_image(sample.source)
         except ImageError as error:

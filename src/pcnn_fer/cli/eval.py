@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pcnn_fer.data.sample import SampleSet
+
+if TYPE_CHECKING:
+    from pcnn_fer.engine.config import TrainConfig
+    from pcnn_fer.engine.distributed import DistContext
 
 # name -> (reader in pcnn_fer.data.subsets, how many list files, extra arguments)
 SUBSETS = {
@@ -30,7 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dataset", required=True, help="dataset reader name (rafdb, ferplus, ..., folder)")
     parser.add_argument("--data-root", required=True, type=Path, help="dataset directory")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                        help="reader option, e.g. mode=majority (repeatable)")
+                        help="reader option, e.g. mode=majority (repeatable); a cross-validation run on its own "
+                             "dataset is read with the run's options")
     parser.add_argument("--split", default="test", help="official split to score: train, val, test or all "
                                                         "(default: test)")
     parser.add_argument("--subset", action="append", default=[], metavar="NAME=LIST[,LABELS]",
@@ -42,7 +52,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--amp", choices=("none", "bf16", "fp16"), default="none")
-    parser.add_argument("--skip-bad", action="store_true", help="skip unreadable samples and report how many")
+    parser.add_argument("--skip-bad", action="store_true",
+                        help="skip unreadable samples and report how many (a cross-validation run on its own "
+                             "dataset follows the run's data.skip_bad)")
     parser.add_argument("--output", type=Path, help="where metrics and confusion matrices go "
                                                     "(default: MODEL/eval-DATASET-SPLIT)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -50,8 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pcnn_fer.data.datasets import load_dataset
-    from pcnn_fer.engine.config import parse_value
+    from pcnn_fer.cli.data import parse_options
     from pcnn_fer.engine.distributed import DistContext, resolve_device
     from pcnn_fer.engine.evaluate import EvalOptions, evaluate, write_evaluation
     from pcnn_fer.engine.metrics import mean_std
@@ -60,13 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from pcnn_fer.weights.store import load_model
 
     challenge = [_subset(spec) for spec in args.subset]  # bad specs fail before anything is loaded
-    options = {}
-    for item in args.option:
-        key, sep, text = item.partition("=")
-        if not sep:
-            raise ValueError(f"--option expects KEY=VALUE, got {item!r}")
-        options[key] = parse_value(text)
-    samples = load_dataset(args.dataset, args.data_root, skip_bad=args.skip_bad, **options)
+    options = parse_options(args.dataset, args.option)
     context = DistContext(device=resolve_device(args.device))
     eval_options = EvalOptions(batch_size=args.batch_size, workers=args.workers, flip=args.tta_flip,
                                organ_weight=args.organ_weight, amp=args.amp, channels_last=True,
@@ -74,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     output = args.output or args.model / f"eval-{args.dataset}-{args.split}"
     rows = []
     per_fold: dict[str, list[float]] = {}
-    for fold, model_dir, fold_test in _models(args.model, samples, args.split):
+    for fold, model_dir, fold_test in _models(args, options, context):
         # BatchNorm folded, channels-last: the same predictions up to float rounding, faster.
         model = optimize_for_inference(load_model(model_dir, device=context.device))
         sets = {args.split: fold_test}
@@ -98,33 +103,80 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _models(path: Path, samples, split: str):
+def _models(args: argparse.Namespace, options: dict[str, object],
+            context: DistContext) -> Iterator[tuple[str, Path, SampleSet]]:
     """(fold name, model directory, samples to score) for a model dir, a run dir or a cross-validation run."""
-    from pcnn_fer.data.protocols import official_split
+    from pcnn_fer.data.datasets import load_dataset
     from pcnn_fer.engine.config import load_config
-    from pcnn_fer.engine.train import plan_folds
 
-    if (path / "config.json").is_file():
-        yield "", path, _split(samples, split, official_split)
-        return
-    if (path / "selected" / "config.json").is_file():
-        yield "", path / "selected", _split(samples, split, official_split)
-        return
+    path = args.model
+    single = next((p for p in (path, path / "selected") if (p / "config.json").is_file()), None)
     fold_dirs = sorted(p for p in path.glob("fold_*") if (p / "selected" / "config.json").is_file())
-    if not fold_dirs:
+    if single is None and not fold_dirs:
         raise FileNotFoundError(f"{path} is neither a model directory (config.json) nor a run directory "
                                 f"(selected/ or fold_*/selected/)")
-    config = load_config(path / "config.yaml")
-    same_data = config.data.dataset == samples.name
-    folds = {f.name: f for f in plan_folds(config, samples)} if same_data else {}
+    if single is None:
+        config = load_config(path / "config.yaml")
+        if config.data.dataset == args.dataset:
+            # Each fold's model on that fold's own test part, the data split exactly as training split it.
+            yield from _fold_tests(path, fold_dirs, config, args, options, context)
+            return
+    samples = load_dataset(args.dataset, args.data_root, skip_bad=args.skip_bad, **options)
+    test = _split(samples, args.split)
+    if single is not None:
+        yield "", single, test
+        return
+    for fold_dir in fold_dirs:  # another dataset: every fold's model on the same split of it
+        yield fold_dir.name, fold_dir / "selected", test
+
+
+def _fold_tests(run: Path, fold_dirs: list[Path], config: TrainConfig, args: argparse.Namespace,
+                options: dict[str, object], context: DistContext) -> Iterator[tuple[str, Path, SampleSet]]:
+    """The folds of a cross-validation run rebuilt from the recorded recipe, each checked against its record.
+
+    Subjects are assigned to folds from the samples as read, so the dataset is read with the run's reader
+    options and data.skip_bad, its unreadable images left out as training left them out, and every rebuilt
+    test part must hold as many samples as the fold's result.json says training tested; otherwise a model
+    would be scored on images it was trained on.
+    """
+    from pcnn_fer.data.datasets import load_dataset, reader_options
+    from pcnn_fer.engine.train import RESULT_FILE, plan_folds, readable_samples
+
+    if not config.data.root:
+        raise ValueError(f"{run} was trained on samples built in memory (as pcnn-fer quickstart trains on face "
+                         f"crops), not on a dataset directory, so its folds cannot be rebuilt from "
+                         f"{args.data_root}; each fold's test metrics are in {run}/fold_*/result.json, and a "
+                         f"fold's model (e.g. {fold_dirs[0] / 'selected'}) can be scored on other data")
+    recorded = {**reader_options(config.data.dataset), **config.data.options}
+    if options and {**reader_options(args.dataset), **options} != recorded:
+        given = " ".join(f"{k}={v}" for k, v in options.items())
+        raise ValueError(f"--option {given} differs from the reader options the run was trained with "
+                         f"(data.options {config.data.options or '{}'} in {run / 'config.yaml'}); its folds "
+                         f"can only be rebuilt with those: leave --option out")
+    samples = load_dataset(args.dataset, args.data_root, skip_bad=config.data.skip_bad, **config.data.options)
+    samples = readable_samples(samples, config.data.skip_bad, context, workers=args.workers,
+                               show_progress=not args.quiet)
+    folds = {fold.name: fold for fold in plan_folds(config, samples)}
+    checked = []
     for fold_dir in fold_dirs:
-        if same_data:
-            yield fold_dir.name, fold_dir / "selected", folds[fold_dir.name].test
-        else:
-            yield fold_dir.name, fold_dir / "selected", _split(samples, split, official_split)
+        result = fold_dir / RESULT_FILE
+        if not result.is_file():
+            raise ValueError(f"{result} not found: fold {fold_dir.name} did not finish training; finish it with "
+                             f"pcnn-fer train --resume {run}")
+        tested = json.loads(result.read_text()).get("test_samples")
+        fold = folds.get(fold_dir.name)
+        rebuilt = len(fold.test) if fold is not None and fold.test is not None else None
+        if rebuilt != tested:
+            raise ValueError(f"{fold_dir.name}: training tested {tested} sample(s) ({result}) but the fold rebuilt "
+                             f"from {args.data_root} holds {rebuilt}; the dataset is not the one the run was "
+                             f"trained on, so its folds cannot be scored without test images leaking into training")
+        checked.append((fold_dir.name, fold_dir / "selected", fold.test))
+    yield from checked
 
 
-def _split(samples, split: str, official_split):
+def _split(samples: SampleSet, split: str) -> SampleSet:
+    from pcnn_fer.data.protocols import official_split
+
     if split == "all":
         return samples
     parts = official_split(samples)

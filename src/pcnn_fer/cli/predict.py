@@ -15,12 +15,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
-from tqdm import tqdm
+import numpy as np
 
-from pcnn_fer.data.images import DEFAULT_MAX_PIXELS
+from pcnn_fer.data.images import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES
 from pcnn_fer.models.regions import ORGANS
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm")
+from pcnn_fer.progress import progress
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -75,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     stream = open(args.output, "w", newline="") if args.output else sys.stdout
     try:
         writer = RecordWriter(stream, args.format, recognizer.class_names)
-        annotator = Annotator(Path(args.annotate), args.explain, args.max_pixels) if args.annotate else None
+        annotator = Annotator(Path(args.annotate), args.explain) if args.annotate else None
         summary = _predict_all(recognizer, inputs, writer, annotator, args)
     finally:
         if args.output:
@@ -91,16 +90,22 @@ def _predict_all(recognizer, inputs: list[str], writer: RecordWriter, annotator:
     from pcnn_fer.inference.video import is_video
 
     summary = {"ok": 0, "error": 0, "faces": 0}
-    progress = tqdm(total=len(inputs), unit="input", disable=args.quiet or not sys.stderr.isatty(), file=sys.stderr)
+    bar = progress(None, len(inputs), enabled=not args.quiet, unit="input")
     explain = annotator is not None and annotator.explain
     pending: list[str] = []
 
     def flush() -> None:
-        for path, faces in zip(pending, recognizer.predict_batch(pending, explain=explain)):
+        # Each image is decoded once: the same pixels go to the recognizer and to the annotator.
+        loaded = recognizer.decode_each(pending, names=pending)
+        readable = [i for i, item in enumerate(loaded) if isinstance(item, np.ndarray)]
+        found = iter(recognizer.predict_batch([loaded[i] for i in readable], names=[pending[i] for i in readable],
+                                              explain=explain))
+        for path, item in zip(pending, loaded):
+            faces = next(found) if isinstance(item, np.ndarray) else [item]
             _tally(summary, writer.write_input(path, faces))
             if annotator is not None and not (faces and faces[0].status == "error"):
-                annotator.image(path, faces)
-            progress.update(1)
+                annotator.image(path, item, faces)
+            bar.update(1)
         pending.clear()
 
     # Consecutive images are batched together; output follows the order of the inputs.
@@ -111,11 +116,11 @@ def _predict_all(recognizer, inputs: list[str], writer: RecordWriter, annotator:
                 flush()
             continue
         flush()
-        progress.set_postfix_str(Path(path).name)
+        bar.set_postfix_str(Path(path).name)
         _tally(summary, _predict_video(recognizer, path, writer, annotator, args))
-        progress.update(1)
+        bar.update(1)
     flush()
-    progress.close()
+    bar.close()
     return summary
 
 
@@ -222,22 +227,21 @@ class RecordWriter:
 class Annotator:
     """Writes annotated copies of the inputs into one folder: images as images, videos as mp4."""
 
-    def __init__(self, folder: Path, explain: bool, max_pixels: int) -> None:
+    def __init__(self, folder: Path, explain: bool) -> None:
         self.folder = folder
         self.explain = explain
-        self.max_pixels = max_pixels
         self._used: set[str] = set()
         folder.mkdir(parents=True, exist_ok=True)
 
-    def image(self, path: str, faces: list) -> Path:
+    def image(self, path: str, image: np.ndarray, faces: list) -> Path:
+        """Draw `faces` on the decoded RGB `image` of `path` and save it as OUTDIR/<stem>."""
         from PIL import Image
 
-        from pcnn_fer.data.images import load_image
         from pcnn_fer.inference.draw import annotate
 
         suffix = Path(path).suffix.lower()
         target = self._target(path, suffix if suffix in (".jpg", ".jpeg", ".png", ".bmp", ".webp") else ".png")
-        drawn = annotate(load_image(path, max_pixels=self.max_pixels), faces, explain=self.explain)
+        drawn = annotate(image, faces, explain=self.explain)
         Image.fromarray(drawn).save(target)
         return target
 

@@ -11,8 +11,12 @@ import argparse
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from pcnn_fer.data.sample import SampleSet
 
 DEMONSTRATION_NOTE = ("This is a demonstration of the pipeline on {count} real faces from the CK+ sample, "
                       "not an accuracy benchmark: folds hold a handful of images each.")
@@ -38,6 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pcnn_fer.data.datasets import load_dataset
     from pcnn_fer.data.fetch import fetch_ckplus_sample
+    from pcnn_fer.data.labels import relabel
     from pcnn_fer.engine.config import load_config
     from pcnn_fer.engine.train import TrainingInterrupted, train
 
@@ -45,8 +50,9 @@ def run(args: argparse.Namespace) -> int:
     directory = args.directory.expanduser()
     print("\n".join(fetch_ckplus_sample(directory / "ckplus-sample").lines()))
     # Every onset frame as neutral: 10 subjects instead of 5, so folds can be subject-independent.
-    samples = present_classes(crop_faces(load_dataset("ckplus", directory / "ckplus-sample", neutral="all"),
-                                         args.input_size))
+    samples = crop_faces(load_dataset("ckplus", directory / "ckplus-sample", neutral="all"), args.input_size)
+    # Only the classes that occur, so the model and its confusion matrices have no empty rows.
+    samples = relabel(samples, [name for name, count in samples.class_counts().items() if count], drop_missing=True)
     print(f"{len(samples)} face crops of {len({s.subject for s in samples})} subjects: "
           + ", ".join(f"{name} {n}" for name, n in samples.class_counts().items()))
     config = load_config(None, [
@@ -73,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def crop_faces(samples, size: int):
+def crop_faces(samples: SampleSet, size: int) -> SampleSet:
     """Each image replaced by its aligned face crop (OpenCV's Haar detector; the whole frame when none is found)."""
     from pcnn_fer.data.images import load_image
     from pcnn_fer.faces.align import align_box, align_detection
@@ -91,13 +97,3 @@ def crop_faces(samples, size: int):
                                 margin=0.0)
         cropped.append(replace(sample, source=np.ascontiguousarray(crop)))
     return samples.subset(cropped)
-
-
-def present_classes(samples):
-    """The samples with only the classes that occur, so the model and its confusion matrix have no empty rows."""
-    from pcnn_fer.data.sample import SampleSet
-
-    counts = samples.class_counts()
-    kept = [name for name in samples.class_names if counts[name]]
-    new_index = {samples.class_names.index(name): i for i, name in enumerate(kept)}
-    return SampleSet(samples.name, tuple(kept), [replace(s, label=new_index[s.label]) for s in samples])

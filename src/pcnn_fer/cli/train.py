@@ -17,7 +17,7 @@ ALIASES = {
     "optim.lr": "--lr", "optim.skip_nonfinite": "--skip-nonfinite", "schedule.epochs": "--epochs",
     "misc.seed": "--seed", "misc.deterministic": "--deterministic", "misc.select": "--select",
     "misc.amp": "--amp", "misc.device": "--device", "misc.output": "--output", "misc.name": "--name",
-    "misc.quiet": "--quiet", "misc.threads": "--threads",
+    "misc.quiet": "--quiet", "misc.threads": "--threads", "data.skip_bad": "--skip-bad",
 }
 
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from pcnn_fer.data.images import ImageError, load_image
 from pcnn_fer.data.sample import Sample, SampleSet
+from pcnn_fer.progress import progress as progress_bar
 
 INDEX_FILE = "index.json"
 PIXELS_FILE = "pixels.u8"
@@ -77,7 +77,7 @@ class DecodedCache:
         offset = 0
         partial = directory / (PIXELS_FILE + ".part")
         with open(partial, "wb") as out:
-            for sample in tqdm(samples, desc=f"caching {samples.name}", unit="img", disable=not progress):
+            for sample in progress_bar(samples, len(samples), f"caching {samples.name}", progress, unit="img"):
                 if sample.key in entries or sample.key in skipped:
                     raise ValueError(f"{samples.name}: sample key {sample.key!r} occurs twice; keys must be unique")
                 try:
@@ -127,9 +127,6 @@ class DecodedCache:
                 raise StaleCacheError(f"{self.directory}: source of {sample.key} unreadable ({error})") from None
             if entry[3] != current:
                 raise StaleCacheError(f"{self.directory}: source of {sample.key} changed since it was cached")
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._entries
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -65,6 +65,24 @@ def canonical_name(name: str) -> str:
     return _ALIASES[key]
 
 
+def class_order(spec: str, field: str = "classes") -> tuple[str, ...]:
+    """A class order written as a dataset name ("rafdb") or a comma-separated list ("Happy, sad, pain").
+
+    Listed expression names become canonical (so labels compare by name across datasets); other names are
+    the user's own classes, kept as written. `field` names the option in the error message.
+    """
+    if spec.strip().lower() in NATIVE_CLASSES:
+        return NATIVE_CLASSES[spec.strip().lower()]
+    names = tuple(_ALIASES.get(name.strip().lower(), name.strip()) for name in spec.split(","))
+    if len(names) < 2 or not all(names):
+        raise ValueError(f"{field}: expected a dataset name ({', '.join(NATIVE_CLASSES)}) or a comma-separated "
+                         f"list of at least two names, got {spec!r}")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"{field}: class(es) {', '.join(repeated)} listed twice in {spec!r}")
+    return names
+
+
 def native_classes(dataset: str, *, contempt: bool = True) -> tuple[str, ...]:
     """A dataset's class order, optionally without contempt (the 7-class setting of CK+, FERPlus, AffectNet)."""
     if dataset not in NATIVE_CLASSES:

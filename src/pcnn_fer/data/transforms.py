@@ -15,9 +15,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from pcnn_fer.data.images import load_image
-
-IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
-IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
+from pcnn_fer.models.pcnn import IMAGENET_MEAN, IMAGENET_STD
 
 
 class ToRGBImage(torch.nn.Module):

@@ -11,6 +11,7 @@ previous complete checkpoint or the new one (`<name>.previous/` bridges the inst
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import os
 import platform
@@ -149,8 +150,12 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+@functools.lru_cache(maxsize=1)
 def git_revision() -> str | None:
-    """The source tree's commit (with "-dirty" when modified), or None outside a git checkout."""
+    """The source tree's commit (with "-dirty" when modified), or None outside a git checkout.
+
+    Asked once per process: every checkpoint records it, and spawning git at each save costs time.
+    """
     source = Path(__file__).resolve().parent
     try:
         revision = subprocess.run(["git", "rev-parse", "HEAD"], cwd=source, capture_output=True, text=True,

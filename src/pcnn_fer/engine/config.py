@@ -14,16 +14,17 @@ from pathlib import Path
 
 import yaml
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from pcnn_fer.models.pcnn import IMAGENET_MEAN, IMAGENET_STD
 
 
 def _choice(default: str, *choices: str, help: str = ""):
     return field(default=default, metadata={"choices": (default, *choices), "help": help})
 
 
-def _knob(default, help: str = "", length: int | None = None):
-    metadata = {"help": help, "length": length}
+def _knob(default, help: str = "", length: int | None = None, minimum: float | None = None,
+          maximum: float | None = None):
+    """A recipe field; `minimum`/`maximum` bound a number (or each number of a list), both inclusive."""
+    metadata = {"help": help, "length": length, "minimum": minimum, "maximum": maximum}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -31,20 +32,23 @@ def _knob(default, help: str = "", length: int | None = None):
 
 @dataclass
 class DataConfig:
+    """Which dataset, how it is split into folds, and how batches are read."""
+
     dataset: str = _choice("rafdb", "fer2013", "ferplus", "ckplus", "jaffe", "affectnet", "folder",
                            help="dataset reader")
     root: str = _knob("", "dataset directory, as its publisher ships it")
-    options: dict = _knob({}, "reader options, e.g. {label_mode: majority} for FERPlus")
-    classes: int = _knob(0, "class count the recipe expects (0: whatever the dataset has)")
+    options: dict = _knob({}, "reader options, e.g. {mode: majority} for FERPlus")
+    classes: int = _knob(0, "class count the recipe expects (0: whatever the dataset has)", minimum=0)
     protocol: str = _choice("official", "subject_kfold", "leave_one_subject_out", "random_kfold",
                             help="how train and test are split")
-    folds: int = _knob(10, "number of folds for the k-fold protocols")
-    run_folds: list[int] = _knob([], "1-based folds to run (empty: all)")
-    val_fraction: float = _knob(0.1, "hold-out carved from train for --select val when no val split exists")
+    folds: int = _knob(10, "number of folds for the k-fold protocols", minimum=2)
+    run_folds: list[int] = _knob([], "1-based folds to run (empty: all)", minimum=1)
+    val_fraction: float = _knob(0.1, "hold-out carved from train for --select val when no val split exists",
+                                minimum=0.0, maximum=1.0)
     val_by_subject: bool = _knob(False, "carve the hold-out by subject")
-    batch_size: int = _knob(128, "global batch size (all processes together)")
-    eval_batch_size: int = _knob(0, "batch size for evaluation (0: the training batch size)")
-    workers: int = _knob(4, "data-loading worker processes per training process")
+    batch_size: int = _knob(128, "global batch size (all processes together)", minimum=1)
+    eval_batch_size: int = _knob(0, "batch size for evaluation (0: the training batch size)", minimum=0)
+    workers: int = _knob(4, "data-loading worker processes per training process", minimum=0)
     cache: str = _knob("", "directory of a decoded-image cache at the input size (empty: decode every epoch)")
     balanced: bool = _knob(False, "class-balanced sampling")
     skip_bad: bool = _knob(False, "skip unreadable or malformed samples (and report how many)")
@@ -52,9 +56,11 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
+    """Which PCNN variant, at what input size, starting from which weights."""
+
     variant: str = _choice("pcnn_r18", "pcnn_mbv2", help="registered PCNN variant")
     pretrained: str = _knob("imagenet", "imagenet | none | a torchvision state_dict file | a pcnn-fer model dir")
-    input_size: int = _knob(224, "square input size in pixels")
+    input_size: int = _knob(224, "square input size in pixels", minimum=16)
     organs: bool = _knob(True, "organ branches (off: the global branch alone)")
     stn: bool = _knob(True, "spatial transformer on the stitched organ map")
     freeze_bn: bool = _knob(False, "keep BatchNorm statistics fixed (for tiny per-process batches)")
@@ -62,33 +68,39 @@ class ModelConfig:
 
 @dataclass
 class OptimConfig:
+    """Optimiser, gradient handling and the two-phase loss weights."""
+
     name: str = _choice("sgd", "adamw", help="optimiser")
-    lr: float = _knob(0.01, "learning rate at the global batch size")
-    momentum: float = _knob(0.9, "SGD momentum")
+    lr: float = _knob(0.01, "learning rate at the global batch size", minimum=0.0)
+    momentum: float = _knob(0.9, "SGD momentum", minimum=0.0, maximum=1.0)
     nesterov: bool = _knob(False, "Nesterov momentum")
-    betas: list[float] = _knob([0.9, 0.999], "AdamW betas", length=2)
-    weight_decay: float = _knob(1e-4, "weight decay")
-    clip_grad: float = _knob(0.0, "clip the gradient norm to this value (0: off)")
-    accumulate: int = _knob(1, "gradient accumulation steps per optimiser step")
-    loss_alpha: float = _knob(12.0, "weight of the fused head's cross-entropy")
-    loss_beta: float = _knob(8.0, "weight of the organ heads' cross-entropy")
-    label_smoothing: float = _knob(0.0, "label smoothing")
+    betas: list[float] = _knob([0.9, 0.999], "AdamW betas", length=2, minimum=0.0, maximum=1.0)
+    weight_decay: float = _knob(1e-4, "weight decay", minimum=0.0)
+    clip_grad: float = _knob(0.0, "clip the gradient norm to this value (0: off)", minimum=0.0)
+    accumulate: int = _knob(1, "gradient accumulation steps per optimiser step", minimum=1)
+    loss_alpha: float = _knob(12.0, "weight of the fused head's cross-entropy", minimum=0.0)
+    loss_beta: float = _knob(8.0, "weight of the organ heads' cross-entropy", minimum=0.0)
+    label_smoothing: float = _knob(0.0, "label smoothing", minimum=0.0, maximum=1.0)
     skip_nonfinite: bool = _knob(False, "skip steps whose loss is NaN/inf instead of stopping")
 
 
 @dataclass
 class ScheduleConfig:
+    """Epochs and the per-epoch learning-rate schedule with its warm-up."""
+
     name: str = _choice("step", "cosine", "constant", help="learning-rate schedule (per epoch)")
-    epochs: int = _knob(100, "training epochs")
-    step_size: int = _knob(15, "StepLR period in epochs")
-    gamma: float = _knob(0.5, "StepLR factor")
-    warmup_epochs: int = _knob(0, "linear warm-up epochs (stepped per iteration)")
-    warmup_factor: float = _knob(0.1, "learning-rate factor at the start of warm-up")
-    min_lr: float = _knob(0.0, "cosine floor")
+    epochs: int = _knob(100, "training epochs", minimum=1)
+    step_size: int = _knob(15, "StepLR period in epochs", minimum=1)
+    gamma: float = _knob(0.5, "StepLR factor", minimum=0.0)
+    warmup_epochs: int = _knob(0, "linear warm-up epochs (stepped per iteration)", minimum=0)
+    warmup_factor: float = _knob(0.1, "learning-rate factor at the start of warm-up", minimum=0.0, maximum=1.0)
+    min_lr: float = _knob(0.0, "cosine floor", minimum=0.0)
 
 
 @dataclass
 class AugmentConfig:
+    """Training augmentation, input normalisation and test-time flipping."""
+
     train: str = _choice("reference", "none", help="training augmentation (reference: the paper's)")
     mean: list[float] = _knob(list(IMAGENET_MEAN), "normalisation mean (RGB)", length=3)
     std: list[float] = _knob(list(IMAGENET_STD), "normalisation std (RGB)", length=3)
@@ -97,19 +109,25 @@ class AugmentConfig:
 
 @dataclass
 class EmaConfig:
+    """Exponential moving average of the weights, evaluated and kept in place of the raw weights."""
+
     enabled: bool = _knob(False, "keep an exponential moving average of the weights and evaluate it")
-    decay: float = _knob(0.999, "EMA decay per optimiser step")
+    decay: float = _knob(0.999, "EMA decay per optimiser step", minimum=0.0, maximum=1.0)
 
 
 @dataclass
 class DistributedConfig:
+    """Process-group settings under torchrun."""
+
     backend: str = _choice("auto", "nccl", "gloo", help="process-group backend under torchrun")
     sync_bn: bool = _knob(False, "SyncBatchNorm across processes (CUDA only)")
 
 
 @dataclass
 class MiscConfig:
-    seed: int = _knob(0, "seeds Python, NumPy, torch and data-loader workers")
+    """Seeding, device and precision, model selection, output location and verbosity."""
+
+    seed: int = _knob(0, "seeds Python, NumPy, torch and data-loader workers", minimum=0)
     deterministic: bool = _knob(False, "deterministic algorithms (slower; needed for bit-exact resume)")
     device: str = _knob("auto", "auto | cpu | cuda | cuda:N")
     amp: str = _choice("none", "bf16", "fp16", help="automatic mixed precision")
@@ -118,10 +136,10 @@ class MiscConfig:
     compile: bool = _knob(False, "torch.compile the model")
     select: str = _choice("val", "last", "test", help="which epoch's weights are kept as the result")
     select_metric: str = _choice("accuracy", "mean_class_accuracy", "macro_f1", help="metric for --select")
-    organ_weight: float = _knob(0.0, "also report logits + w * organ_logits at evaluation (0: off)")
+    organ_weight: float = _knob(0.0, "also report logits + w * organ_logits at evaluation (0: off)", minimum=0.0)
     output: str = _knob("runs", "parent directory of run directories")
     name: str = _knob("", "run directory name (default: dataset-variant-time)")
-    threads: int = _knob(0, "torch CPU threads (0: torch's default)")
+    threads: int = _knob(0, "torch CPU threads (0: torch's default)", minimum=0)
     quiet: bool = _knob(False, "no progress bars")
 
 
@@ -221,8 +239,22 @@ def _checked(key: str, value: object, hint, spec: dataclasses.Field, origin: str
         if (length and len(value) != length) or not all(_is_a(v, item) for v in value):
             size = f"{length} " if length else ""
             raise ValueError(f"{origin}: {key} expects a list of {size}{item.__name__} values, got {value!r}")
-        return [item(v) for v in value]
+        values = [item(v) for v in value]
+        for v in values:
+            _check_range(key, v, spec, origin)
+        return values
+    if kind in (int, float):
+        _check_range(key, value, spec, origin)
     return float(value) if kind is float else value
+
+
+def _check_range(key: str, value: float, spec: dataclasses.Field, origin: str) -> None:
+    low, high = spec.metadata.get("minimum"), spec.metadata.get("maximum")
+    if (low is None or value >= low) and (high is None or value <= high):
+        return
+    allowed = (f"{low} to {high}" if low is not None and high is not None
+               else f"at least {low}" if low is not None else f"at most {high}")
+    raise ValueError(f"{origin}: {key} is {value!r}; allowed range: {allowed}")
 
 
 def _is_a(value: object, kind: type) -> bool:

@@ -23,8 +23,9 @@ from pcnn_fer.data.transforms import eval_transform
 from pcnn_fer.engine.distributed import DistContext, ShardedSampler
 from pcnn_fer.engine.loaders import make_loader
 from pcnn_fer.engine.metrics import confusion_matrix, summarize
-from pcnn_fer.engine.reporting import plot_confusion, progress
+from pcnn_fer.engine.reporting import plot_confusion
 from pcnn_fer.models.pcnn import PCNN
+from pcnn_fer.progress import progress
 
 MAIN = "main"
 

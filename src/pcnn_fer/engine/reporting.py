@@ -1,19 +1,16 @@
-"""Seeing what happened: progress bars, a summary table, curves, confusion matrices and a Markdown report."""
+"""Seeing what happened: a summary table, curves, confusion matrices and a Markdown report."""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from tqdm import tqdm
 
-
-def progress(iterable: Iterable, total: int, description: str, enabled: bool) -> tqdm:
-    """A tqdm bar, silent unless `enabled` and stderr is a terminal."""
-    return tqdm(iterable, total=total, desc=description, leave=False, dynamic_ncols=True,
-                disable=not (enabled and sys.stderr.isatty()))
+if TYPE_CHECKING:
+    from pcnn_fer.engine.checkpoint import RunDir
+    from pcnn_fer.engine.config import TrainConfig
 
 
 def format_table(rows: Sequence[dict], columns: Sequence[str]) -> str:
@@ -124,7 +121,7 @@ class TensorBoardLog:
 _HEADLINE = ("accuracy", "mean_class_accuracy", "macro_f1")
 
 
-def write_fold_report(run, config, result: dict, history: Sequence[dict]) -> Path:
+def write_fold_report(run: RunDir, config: TrainConfig, result: dict, history: Sequence[dict]) -> Path:
     """report.md of one run (or fold): what was trained, how it was selected, test metrics, plots."""
     lines = [f"# {config.data.dataset} · {config.model.variant}{' · ' + result['fold'] if result['fold'] else ''}",
              "", f"- protocol: {config.data.protocol}; train {result['train_samples']}, "
@@ -148,7 +145,7 @@ def write_fold_report(run, config, result: dict, history: Sequence[dict]) -> Pat
     return run.write_text("report.md", "\n".join(lines))
 
 
-def write_cv_report(run, config, results: Sequence[dict], summary: dict) -> Path:
+def write_cv_report(run: RunDir, config: TrainConfig, results: Sequence[dict], summary: dict) -> Path:
     """report.md of a cross-validation run: each fold, mean ± std, the confusion summed over folds."""
     lines = [f"# {config.data.dataset} · {config.model.variant} · {config.data.protocol}", "",
              f"{summary['folds']} folds; each fold's model kept by: {results[0]['selection']}.", "",

@@ -19,12 +19,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.utils.data import DataLoader, Dataset
 
 from pcnn_fer.data import protocols
 from pcnn_fer.data.cache import DecodedCache
+from pcnn_fer.data.images import ImageError, load_image
 from pcnn_fer.data.sample import SampleSet
 from pcnn_fer.data.torch_dataset import FERDataset, class_balanced_sampler
 from pcnn_fer.data.transforms import eval_transform, train_transform
@@ -38,19 +41,21 @@ from pcnn_fer.engine.reporting import (
     TensorBoardLog,
     format_table,
     plot_curves,
-    progress,
     write_cv_report,
     write_fold_report,
 )
 from pcnn_fer.models.loss import TwoPhaseLoss
 from pcnn_fer.models.pcnn import PCNN
 from pcnn_fer.models.registry import create_model
+from pcnn_fer.progress import progress
 from pcnn_fer.weights.backbones import load_backbone_weights
 from pcnn_fer.weights.store import load_model
 
 log = logging.getLogger(__name__)
 TEST_SELECTION_NOTE = "selected on the test set (optimistic; for comparison with the reference code only)"
 RESULT_FILE = "result.json"
+SKIPPED_FILE = "skipped.txt"
+SHOWN_SKIPPED = 10
 
 
 class TrainingInterrupted(Exception):
@@ -116,30 +121,47 @@ def seed_everything(seed: int, deterministic: bool) -> None:
         torch.backends.cudnn.benchmark = False
 
 
-def build_model(config: TrainConfig, class_names: tuple[str, ...], context: DistContext) -> PCNN:
-    """A PCNN of the recipe's variant for these classes, initialised as model.pretrained says."""
-    model = create_model(config.model.variant, class_names=class_names, input_size=config.model.input_size,
-                         organs=config.model.organs, stn=config.model.stn,
-                         mean=tuple(config.augment.mean), std=tuple(config.augment.std))
-    source = config.model.pretrained
-    if source == "none":
+def build_model(config: TrainConfig, class_names: tuple[str, ...]) -> PCNN:
+    """A freshly initialised PCNN of the recipe's variant for these classes (see PretrainedWeights for more)."""
+    return create_model(config.model.variant, class_names=class_names, input_size=config.model.input_size,
+                        organs=config.model.organs, stn=config.model.stn,
+                        mean=tuple(config.augment.mean), std=tuple(config.augment.std))
+
+
+class PretrainedWeights:
+    """model.pretrained, read once per run and applied to each fold that starts afresh.
+
+    A fold resumed from its last checkpoint skips them: the checkpoint's weights replace them anyway.
+    """
+
+    def __init__(self, source: str, context: DistContext) -> None:
+        self.source = source
+        self.context = context
+        self._loaded: PCNN | dict[str, torch.Tensor] | None = None
+
+    def apply(self, model: PCNN) -> PCNN:
+        """Initialise `model` as model.pretrained says: unchanged ("none"), a whole pcnn-fer model, or its trunks."""
+        if self.source == "none":
+            return model
+        if Path(self.source).is_dir():
+            if self._loaded is None:
+                self._loaded = load_model(self.source)
+            start = self._loaded
+            if start.class_names != model.class_names or start.config.backbone != model.config.backbone:
+                raise ValueError(f"model.pretrained {self.source} is a {start.config.backbone} model for classes "
+                                 f"{list(start.class_names)}; this run needs {model.config.backbone} for "
+                                 f"{list(model.class_names)}")
+            model.load_state_dict(start.state_dict())
+            return model
+        if self._loaded is None:
+            # The main process fetches first, so several processes never race to fill the cache.
+            if not self.context.is_main:
+                self.context.barrier()
+            self._loaded = load_backbone_weights(self.source, model.config.backbone)
+            if self.context.is_main:
+                self.context.barrier()
+        model.init_backbone(self._loaded)
         return model
-    if Path(source).is_dir():
-        start = load_model(source)
-        if start.class_names != model.class_names or start.config.backbone != model.config.backbone:
-            raise ValueError(f"model.pretrained {source} is a {start.config.backbone} model for classes "
-                             f"{list(start.class_names)}; this run needs {model.config.backbone} for "
-                             f"{list(model.class_names)}")
-        model.load_state_dict(start.state_dict())
-        return model
-    # The main process fetches first, so several processes never race to fill the cache.
-    if not context.is_main:
-        context.barrier()
-    state = load_backbone_weights(source, model.config.backbone)
-    if context.is_main:
-        context.barrier()
-    model.init_backbone(state)
-    return model
 
 
 def decoded_cache(config: TrainConfig, samples: SampleSet, context: DistContext) -> DecodedCache | None:
@@ -153,6 +175,71 @@ def decoded_cache(config: TrainConfig, samples: SampleSet, context: DistContext)
     if context.is_main:
         context.barrier()
     return cache
+
+
+class _ImageCheck(Dataset):
+    """For each sample, "" when its image can be read, else the reason (which names the file)."""
+
+    def __init__(self, samples: SampleSet, decode: bool) -> None:
+        self.samples, self.decode = samples, decode
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> str:
+        source = self.samples.samples[index].source
+        try:
+            if self.decode or not isinstance(source, (str, Path)):
+                load_image(source)
+                return ""
+            with Image.open(source) as image:  # parses the header only
+                width, height = image.size
+        except ImageError as error:
+            return str(error)
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+            return f"{source}: not an image Pillow can read ({error})"
+        return "" if width > 0 and height > 0 else f"{source}: image has no pixels ({width} x {height})"
+
+
+def unreadable_images(samples: SampleSet, *, decode: bool, workers: int = 0, show_progress: bool = True
+                      ) -> dict[str, str]:
+    """Key -> reason for each sample whose image cannot be read.
+
+    decode=True decodes every image as training will; decode=False parses file headers only, which is cheap
+    and finds missing, empty and non-image files, though not truncated pixel data.
+    """
+    loader = DataLoader(_ImageCheck(samples, decode), batch_size=64, num_workers=workers, collate_fn=list)
+    reasons: list[str] = []
+    for batch in progress(loader, len(loader), f"checking {samples.name} images", show_progress, unit="batch"):
+        reasons.extend(batch)
+    return {sample.key: reason for sample, reason in zip(samples, reasons) if reason}
+
+
+def readable_samples(samples: SampleSet, skip_bad: bool, context: DistContext, *, cache: DecodedCache | None = None,
+                     workers: int = 0, show_progress: bool = True) -> SampleSet:
+    """`samples` without those whose image cannot be read: left out and logged when skip_bad, else an error.
+
+    Checked before folds are planned, so every fold (and a later `pcnn-fer eval` of it) holds the same readable
+    samples. A decoded cache already decoded everything; without one, skip_bad decodes every image up front, so
+    no epoch meets a bad one (data.cache does that once for all runs), and otherwise only headers are read.
+    """
+    if cache is not None:
+        bad = {s.key: cache.skipped[s.key] for s in samples if s.key in cache.skipped}
+    else:
+        found = unreadable_images(samples, decode=skip_bad, workers=workers,
+                                  show_progress=show_progress) if context.is_main else None
+        bad = context.broadcast(found)
+    if not bad:
+        return samples
+    reasons = list(bad.values())
+    if not skip_bad:
+        raise ValueError(f"{samples.name}: {len(bad)} image(s) cannot be read, first: {reasons[0]}; pass "
+                         f"--skip-bad (data.skip_bad) to leave such samples out")
+    shown = "; ".join(reasons[:SHOWN_SKIPPED]) + (f"; and {len(bad) - SHOWN_SKIPPED} more"
+                                                   if len(bad) > SHOWN_SKIPPED else "")
+    log.warning("%s: left out %d unreadable image(s): %s", samples.name, len(bad), shown)
+    return SampleSet(samples.name, samples.class_names, [s for s in samples if s.key not in bad],
+                     [*samples.skipped, *reasons])
 
 
 def lr_factor(schedule: ScheduleConfig, base_lr: float, epochs_done: float) -> float:
@@ -216,7 +303,7 @@ class FoldTrainer:
     """Trains one fold into its run directory, resuming from its last checkpoint when there is one."""
 
     def __init__(self, config: TrainConfig, fold: Fold, run: RunDir, context: DistContext,
-                 cache: DecodedCache | None = None) -> None:
+                 cache: DecodedCache | None = None, pretrained: PretrainedWeights | None = None) -> None:
         self.config, self.fold, self.run, self.context, self.cache = config, fold, run, context, cache
         data, misc = config.data, config.misc
         divisor = context.world_size * config.optim.accumulate
@@ -225,11 +312,13 @@ class FoldTrainer:
                              f"optim.accumulate = {divisor}")
         self.micro_batch = data.batch_size // divisor
         self.device = context.device
-        self.model = build_model(config, fold.train.class_names, context)
+        self.model = build_model(config, fold.train.class_names)
         self.state = None
         if run.checkpoint_path(LAST) is not None:
             saved, self.state = run.load_state(LAST)
             self.model.load_state_dict(saved.state_dict())
+        else:
+            (pretrained or PretrainedWeights(config.model.pretrained, context)).apply(self.model)
         self.model.to(self.device)
         if misc.channels_last:
             self.model.to(memory_format=torch.channels_last)
@@ -471,7 +560,7 @@ class FoldTrainer:
             plot_curves(self.history, self.run.plots / "curves.png")
             self.run.write_json(RESULT_FILE, result)
             write_fold_report(self.run, config, result, self.history)
-            print(format_table(self.history, _TABLE_COLUMNS))
+            log.info("%s", format_table(self.history, _TABLE_COLUMNS))
         return result
 
 
@@ -510,8 +599,11 @@ def train(config: TrainConfig, samples: SampleSet | None = None, resume: str | P
             samples = load_dataset(config.data.dataset, config.data.root, skip_bad=config.data.skip_bad,
                                    **config.data.options)
         check_classes(config, samples)
-        folds = plan_folds(config, samples)
         cache = decoded_cache(config, samples, context)
+        samples = readable_samples(samples, config.data.skip_bad, context, cache=cache, workers=config.data.workers,
+                                   show_progress=not misc.quiet)
+        folds = plan_folds(config, samples)
+        pretrained = PretrainedWeights(config.model.pretrained, context)
         root = Path(resume) if resume else Path(misc.output) / context.broadcast(
             misc.name or f"{samples.name}-{config.model.variant}-{time.strftime('%Y%m%d-%H%M%S')}")
         if not resume and (root / RESULT_FILE).exists():
@@ -521,6 +613,8 @@ def train(config: TrainConfig, samples: SampleSet | None = None, resume: str | P
             run.create()
             run.write_text("config.yaml", config.to_yaml())
             run.write_environment()
+            if samples.skipped:
+                run.write_text(SKIPPED_FILE, "".join(f"{reason}\n" for reason in samples.skipped))
         context.barrier()
         results = []
         with StopRequest() as stop:
@@ -533,14 +627,14 @@ def train(config: TrainConfig, samples: SampleSet | None = None, resume: str | P
                     fold_run.create()
                 context.barrier()
                 try:
-                    results.append(FoldTrainer(config, fold, fold_run, context, cache).fit(stop))
+                    results.append(FoldTrainer(config, fold, fold_run, context, cache, pretrained).fit(stop))
                 except TrainingInterrupted as interrupted:
                     raise TrainingInterrupted(f"{interrupted}; resume with --resume {root}") from None
         if len(folds) > 1 and context.is_main:
             summary = summarize_folds(results)
             run.write_json("summary.json", summary)
             write_cv_report(run, config, results, summary)
-            print(format_cv_summary(results, summary))
+            log.info("%s", format_cv_summary(results, summary))
         return root
     finally:
         shutdown(context)

@@ -67,12 +67,24 @@ class Detection:
         return Detection(tuple(v * factor for v in self.box), self.score, landmarks)
 
     def to_dict(self) -> dict:
-        """Plain JSON-ready record; unknown landmark points become null."""
-        landmarks = None
-        if self.landmarks is not None:
-            landmarks = {name: (None if not all(map(math.isfinite, point)) else [float(point[0]), float(point[1])])
-                         for name, point in zip(LANDMARK_NAMES, self.landmarks.tolist())}
-        return {"box": [round(v, 2) for v in self.box], "score": round(self.score, 5), "landmarks": landmarks}
+        """Plain JSON-ready record; landmarks by name, unknown points null."""
+        record = json_fields(self.box, self.score, self.landmarks)
+        if record["landmarks"] is not None:
+            record["landmarks"] = dict(zip(LANDMARK_NAMES, record["landmarks"]))
+        return record
+
+
+def json_fields(box: Sequence[float] | None, score: float | None,
+                landmarks: Sequence[Sequence[float]] | None) -> dict:
+    """Where a face is, as JSON-ready values: box and points rounded to 0.01 px, score to 1e-5, and an unknown
+    (NaN) landmark point as null, since JSON has no NaN. Every face record is serialised through here."""
+    return {
+        "box": None if box is None else [round(float(v), 2) for v in box],
+        "score": None if score is None else round(float(score), 5),
+        "landmarks": None if landmarks is None else [
+            [round(float(x), 2), round(float(y), 2)] if math.isfinite(x) and math.isfinite(y) else None
+            for x, y in landmarks],
+    }
 
 
 @runtime_checkable

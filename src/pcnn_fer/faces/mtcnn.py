@@ -24,6 +24,7 @@ from torch import nn
 from torchvision.ops import batched_nms
 
 from pcnn_fer.faces.detect import Detection, check_image
+from pcnn_fer.models.state import check_state_dict
 from pcnn_fer.weights.sources import PackageArchive, PinnedFile
 
 FACENET_PYTORCH = PackageArchive("facenet-pytorch", "2.6.0",
@@ -71,7 +72,7 @@ class CascadeNet(nn.Module):
                 self.add_module(name, nn.Linear(width, outputs))
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        x = x.contiguous(memory_format=torch.channels_last)  # CPU max-pooling is several times faster so
+        x = x.contiguous(memory_format=torch.channels_last)  # CPU max-pooling is several times faster in this layout
         for index in range(1, self.depth + 1):
             x = getattr(self, f"pool{index}")(getattr(self, f"prelu{index}")(getattr(self, f"conv{index}")(x)))
         if self.dense is not None:
@@ -105,13 +106,7 @@ def load_stage(name: str, path: Path) -> CascadeNet:
         raise ValueError(f"{path}: not a readable tensor-only state dict for MTCNN {name} ({error})") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{path}: expected a state dict of tensors for MTCNN {name}, got {type(state).__name__}")
-    expected = net.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong = sorted(k for k in set(expected) & set(state) if expected[k].shape != state[k].shape)
-    if missing or unexpected or wrong:
-        raise ValueError(f"{path}: not MTCNN {name} weights (missing {missing}, unexpected {unexpected}, "
-                         f"wrong shape {wrong})")
+    check_state_dict(net.state_dict(), state, f"{path}: not MTCNN {name} weights")
     net.load_state_dict(state)
     return net.eval()
 

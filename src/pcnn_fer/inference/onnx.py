@@ -9,17 +9,23 @@ the STN's adaptive pooling once the batch size is dynamic. The model's config tr
 from __future__ import annotations
 
 import copy
+import importlib
 import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
 
 from pcnn_fer.models.pcnn import PCNN, PCNNConfig, PCNNOutput
+
+if TYPE_CHECKING:
+    import onnx
 
 DEFAULT_OPSET = 18
 INPUT_NAME = "images"
@@ -29,6 +35,15 @@ CONFIG_KEY = "pcnn_fer_config"
 # The exporter's graph passes log every rewrite at INFO and a failed opset conversion as a traceback; the
 # outcome is checked below and reported in one line instead.
 EXPORTER_LOGGERS = ("onnxscript", "onnx_ir")
+
+
+def _onnx_extra(name: str, purpose: str) -> ModuleType:
+    """Import a package of the optional `onnx` extra, or say how to install it (the CLI reports RuntimeError)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        raise RuntimeError(f"{purpose} needs onnx and onnxruntime (with onnxscript for export), and {name} is not "
+                           f"installed: pip install 'pcnn-fer[onnx]'") from None
 
 
 @contextmanager
@@ -62,8 +77,10 @@ def output_names(config: PCNNConfig) -> list[str]:
     return [name for name in PCNNOutput._fields if name not in ("organ_logits", "per_organ_logits")]
 
 
-def to_onnx_proto(model: PCNN, opset: int = DEFAULT_OPSET):
+def to_onnx_proto(model: PCNN, opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
     """The model as an onnx ModelProto with a dynamic batch axis and its config in the metadata."""
+    for name in ("onnx", "onnxscript"):  # torch's dynamo exporter imports both
+        _onnx_extra(name, "ONNX export")
     config = model.config
     # Export traces on the CPU in eval mode; a copy keeps the caller's model where and as it was.
     model = copy.deepcopy(model).cpu().eval()
@@ -86,14 +103,13 @@ def to_onnx_proto(model: PCNN, opset: int = DEFAULT_OPSET):
 
 def export_onnx(model: PCNN, path: str | Path, opset: int = DEFAULT_OPSET) -> Path:
     """Write the model to an ONNX file (weights inside the file) and return its path."""
-    import onnx
-
+    onnx_package = _onnx_extra("onnx", "ONNX export")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     proto = to_onnx_proto(model, opset)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        onnx.save_model(proto, str(tmp))
+        onnx_package.save_model(proto, str(tmp))
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -104,7 +120,7 @@ class OnnxModel:
     """An onnxruntime session called like a PCNN: a (N, 3, H, W) batch in, a PCNNOutput of torch tensors out."""
 
     def __init__(self, source: str | Path | bytes, *, threads: int | None = None, optimization: str = "all") -> None:
-        import onnxruntime as ort
+        ort = _onnx_extra("onnxruntime", "running a model with onnxruntime")
 
         levels = {"basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
                   "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
@@ -150,4 +166,5 @@ class OnnxModel:
 
 def onnx_model_of(model: PCNN, *, threads: int | None = None, opset: int = DEFAULT_OPSET) -> OnnxModel:
     """An onnxruntime copy of `model`, exported in memory."""
+    _onnx_extra("onnxruntime", "running a model with onnxruntime")  # before spending an export on it
     return OnnxModel(to_onnx_proto(model, opset).SerializeToString(), threads=threads)

@@ -143,21 +143,29 @@ class Recognizer:
         An image that cannot be read yields one record carrying its error instead of faces; an image
         without a face yields an empty list. The batch goes on either way.
         """
-        names = list(names) if names is not None else [_name_of(image, i) for i, image in enumerate(images)]
-        if len(names) != len(images):
-            raise ValueError(f"{len(names)} names for {len(images)} images")
-        results: list[list[FaceResult]] = [[] for _ in images]
-        readable: list[int] = []
-        decoded: list[np.ndarray] = []
-        for i, (image, name) in enumerate(zip(images, names)):
-            try:
-                decoded.append(self._decode(image, color_order, name))
-                readable.append(i)
-            except (ImageError, OSError) as error:
-                results[i] = [FaceResult(input=name, error=str(error))]
-        for i, faces in zip(readable, self._recognize([names[i] for i in readable], decoded, self.detector, explain)):
+        names = _names_of(images, names)
+        loaded = self.decode_each(images, color_order=color_order, names=names)
+        readable = [i for i, item in enumerate(loaded) if isinstance(item, np.ndarray)]
+        results = [[] if isinstance(item, np.ndarray) else [item] for item in loaded]
+        found = self._recognize([names[i] for i in readable], [loaded[i] for i in readable], self.detector, explain)
+        for i, faces in zip(readable, found):
             results[i] = faces
         return results
+
+    def decode_each(self, images: Sequence[ImageInput], *, color_order: str = "rgb",
+                    names: Sequence[str] | None = None) -> list[np.ndarray | FaceResult]:
+        """Each image as RGB uint8 pixels, or, when it cannot be read, the error record predict_batch gives it.
+
+        For callers that need the pixels too (to draw on them): decode once here, then pass the arrays, with
+        their names, to predict_batch.
+        """
+        loaded: list[np.ndarray | FaceResult] = []
+        for image, name in zip(images, _names_of(images, names)):
+            try:
+                loaded.append(self._decode(image, color_order, name))
+            except (ImageError, OSError) as error:
+                loaded.append(FaceResult(input=name, error=str(error)))
+        return loaded
 
     def _decode(self, image: ImageInput, color_order: str, name: str) -> np.ndarray:
         start = time.perf_counter()
@@ -266,6 +274,15 @@ class Recognizer:
         if isinstance(detector, str):
             return create_detector(detector, device=self.device) if detector == "mtcnn" else create_detector(detector)
         return detector
+
+
+def _names_of(images: Sequence[ImageInput], names: Sequence[str] | None) -> list[str]:
+    """The given names (one per image), else each image's file name or its position."""
+    if names is None:
+        return [_name_of(image, i) for i, image in enumerate(images)]
+    if len(names) != len(images):
+        raise ValueError(f"{len(names)} names for {len(images)} images")
+    return list(names)
 
 
 def _name_of(image: ImageInput, index: int) -> str:

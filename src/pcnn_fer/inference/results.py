@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-Box = tuple[float, float, float, float]
+from pcnn_fer.faces.detect import Box, json_fields
 
 
 @dataclass(frozen=True, eq=False)
@@ -66,13 +65,9 @@ class FaceResult:
             record["error"] = self.error
         if self.face is None:
             return record
+        record["face"] = self.face
+        record.update(json_fields(self.box, self.score, self.landmarks))
         record.update({
-            "face": self.face,
-            "box": None if self.box is None else [round(v, 2) for v in self.box],
-            "score": None if self.score is None else round(self.score, 5),
-            "landmarks": None if self.landmarks is None else [
-                [round(x, 2), round(y, 2)] if math.isfinite(x) and math.isfinite(y) else None
-                for x, y in self.landmarks],
             "label": self.label,
             "probabilities": {k: round(v, 6) for k, v in self.probabilities.items()},
             "organ_contributions": {k: round(v, 6) for k, v in self.organ_contributions.items()},

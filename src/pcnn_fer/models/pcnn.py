@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -11,11 +11,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from pcnn_fer.models.regions import ORGANS, RegionLayout
+from pcnn_fer.models.state import check_state_dict
 from pcnn_fer.models.trunks import get_backbone
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 STN_GRID = 7  # the localisation net sees the final stage's map pooled to 7x7 (its size at 224 px)
+CLASSIFIER_PREFIXES = ("fc.", "classifier.")  # a torchvision backbone's ImageNet head, which a PCNN replaces
 
 
 @dataclass(frozen=True)
@@ -50,9 +52,6 @@ class PCNNConfig:
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
-
-    def with_classes(self, class_names: tuple[str, ...] | list[str]) -> PCNNConfig:
-        return replace(self, class_names=tuple(class_names))
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -149,13 +148,10 @@ class PCNN(nn.Module):
         """Initialise every trunk and the final stage from one backbone's torchvision state_dict."""
         spec = get_backbone(self.config.backbone)
         network = spec.build()
-        head_keys = {k for k in network.state_dict() if k.startswith(("fc.", "classifier."))}
-        missing, unexpected = network.load_state_dict(
-            {k: v for k, v in state_dict.items() if k not in head_keys}, strict=False)
-        missing = [k for k in missing if k not in head_keys]
-        if missing or unexpected:
-            raise ValueError(f"backbone weights do not fit {spec.name}: missing {missing[:5]}, "
-                             f"unexpected {unexpected[:5]}")
+        check_state_dict(network.state_dict(), state_dict, f"backbone weights do not fit {spec.name}",
+                         ignore=CLASSIFIER_PREFIXES)
+        network.load_state_dict({k: v for k, v in state_dict.items() if not k.startswith(CLASSIFIER_PREFIXES)},
+                                strict=False)
         trunk, stage = spec.split(network)
         trunks = [self.global_trunk, *(self.organ_trunks if self.config.organs else [])]
         for target in trunks:

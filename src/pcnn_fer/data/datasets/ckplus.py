@@ -12,6 +12,7 @@ labelled sequence) are read correctly. Evaluated by subject-independent k-fold (
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -115,7 +116,8 @@ def _emotion_codes(emotion_dir: Path, sequences: dict, policy: BadInputPolicy) -
         except ValueError:
             policy.reject(path, f"expected one number 0-7 (e.g. 3.0000000e+00), got {text[:40]!r}", 1)
             continue
-        if value != int(value) or not 0 <= value <= 7:
+        # NaN and infinity parse as floats but are no codes; int() of them would raise.
+        if not (math.isfinite(value) and value.is_integer() and 0 <= value <= 7):
             policy.reject(path, f"emotion code {text!r} is not a whole number in 0-7", 1)
             continue
         if key not in sequences:

@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from pcnn_fer.data.bad_input import BadInputPolicy
-from pcnn_fer.data.labels import CANONICAL_CLASSES, NATIVE_CLASSES, canonical_name
+from pcnn_fer.data.images import IMAGE_SUFFIXES
+from pcnn_fer.data.labels import CANONICAL_CLASSES, NATIVE_CLASSES, canonical_name, class_order
 from pcnn_fer.data.sample import Sample, SampleSet
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
 SPLIT_NAMES = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
                "test": "test", "testing": "test"}
 
@@ -50,9 +50,7 @@ def read(root: Path, *, skip_bad: bool = False, classes: str | None = None, one_
 def _class_names(folders: list[str], classes: str | None) -> tuple[str, ...]:
     """The class order: the given one, else the canonical order of the expression folders found."""
     if classes is not None:
-        if classes in NATIVE_CLASSES:
-            return NATIVE_CLASSES[classes]
-        return tuple(canonical_name(c) if _is_expression(c) else c.strip() for c in classes.split(","))
+        return class_order(classes, "folder option classes")
     if any(name.isdigit() for name in folders):
         raise ValueError(f"numbered class folders {sorted(set(folders))} need a class order: pass classes= a dataset "
                          f"name ({', '.join(NATIVE_CLASSES)}) or a comma-separated list")
