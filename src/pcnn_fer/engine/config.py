@@ -131,8 +131,7 @@ class MiscConfig:
     deterministic: bool = _knob(False, "deterministic algorithms (slower; needed for bit-exact resume)")
     device: str = _knob("auto", "auto | cpu | cuda | cuda:N")
     amp: str = _choice("none", "bf16", "fp16", help="automatic mixed precision")
-    channels_last: bool = _knob(True, "channels-last memory format (faster convolutions on CPUs, and on GPUs "
-                                      "with AMP)")
+    channels_last: bool = _knob(False, "channels-last memory format (faster steps on CPUs, and on GPUs with AMP)")
     compile: bool = _knob(False, "torch.compile the model")
     select: str = _choice("val", "last", "test", help="which epoch's weights are kept as the result")
     select_metric: str = _choice("accuracy", "mean_class_accuracy", "macro_f1", help="metric for --select")
