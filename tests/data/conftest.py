@@ -1,4 +1,4 @@
-"""Builders for tiny datasets in their publishers' exact on-disk formats."""
+"""Builders for tiny datasets in their publishers' on-disk formats, and the real benchmark data beside the repo."""
 
 from __future__ import annotations
 

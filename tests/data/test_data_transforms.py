@@ -1,8 +1,9 @@
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
-from pcnn_fer.data.transforms import IMAGENET_MEAN, IMAGENET_STD, eval_transform, train_transform
+from pcnn_fer.data.transforms import IMAGENET_MEAN, IMAGENET_STD, eval_transform, resize_pixels, train_transform
 
 
 def test_eval_transform_resizes_and_normalises():
@@ -46,3 +47,31 @@ def test_train_transform_is_the_reference_recipe():
     assert crop.size == (224, 224) and crop.padding == [32, 32, 32, 32]
     assert list(steps["Normalize"].mean) == list(IMAGENET_MEAN) and list(steps["Normalize"].std) == list(IMAGENET_STD)
     assert steps["RandomErasing"].scale == (0.02, 0.25) and steps["RandomErasing"].p == 0.5
+
+
+def test_light_augmentation_shifts_zooms_and_flips_a_little():
+    image = np.random.default_rng(2).integers(0, 256, (48, 48, 3), dtype=np.uint8)
+    transform = train_transform(64, policy="light")
+    steps = {type(step).__name__: step for step in transform.transforms}
+    affine = steps["RandomAffine"]
+    assert list(affine.degrees) == [-10.0, 10.0] and affine.translate == (0.08, 0.08) and affine.scale == (0.9, 1.1)
+    assert steps["RandomErasing"].p == 0.25
+    torch.manual_seed(0)
+    outputs = [transform(image) for _ in range(6)]
+    assert all(o.shape == (3, 64, 64) for o in outputs)
+    assert len({o.sum().item() for o in outputs}) > 1
+
+
+def test_no_augmentation_is_the_evaluation_transform_and_unknown_names_are_refused():
+    image = np.random.default_rng(3).integers(0, 256, (48, 48, 3), dtype=np.uint8)
+    torch.testing.assert_close(train_transform(64, policy="none")(image), eval_transform(64)(image))
+    with pytest.raises(ValueError, match="augmentation 'heavy'; expected one of reference, light, none"):
+        train_transform(64, policy="heavy")
+
+
+def test_resize_pixels_is_the_transforms_resizer():
+    image = np.random.default_rng(4).integers(0, 256, (48, 48, 3), dtype=np.uint8)
+    resized = resize_pixels(image, 64)
+    assert resized.shape == (64, 64, 3) and resized.dtype == np.uint8
+    by_transform = eval_transform(64, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))(image)
+    torch.testing.assert_close(torch.from_numpy(resized).permute(2, 0, 1).float() / 255, by_transform)

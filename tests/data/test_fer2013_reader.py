@@ -1,3 +1,6 @@
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -73,3 +76,86 @@ def test_wrong_field_count(tmp_path, write_fer2013, fer_pixels):
     path.write_text(path.read_text() + "1,2,3,Training\n")
     with pytest.raises(DatasetError, match=":3: expected 3 comma-separated fields, got 4"):
         load_dataset("fer2013", path)
+
+
+KAGGLE_FILES = ("train/happy/Training_10.jpg", "train/angry/Training_11.jpg", "test/sad/PublicTest_12.jpg",
+                "test/sad/PrivateTest_13.jpg", "test/neutral/PrivateTest_14.jpg")
+
+
+@pytest.fixture
+def kaggle_tree(tmp_path, write_image):
+    """Kaggle's FER2013 image folders with one file of each Usage, plus the files that sit beside them."""
+    root = tmp_path / "fer2013"
+    for seed, name in enumerate(KAGGLE_FILES):
+        write_image(root / name, seed, size=48)
+    (root / "fer2013_rows.csv").write_text("row,usage\n")
+    (root / "train" / "happy" / ".DS_Store").write_bytes(b"\0")
+    return root
+
+
+def test_kaggle_folders_class_from_folder_split_from_prefix(kaggle_tree):
+    s = load_dataset("fer2013", kaggle_tree)
+    assert s.class_names == FER2013_CLASSES
+    got = {x.key: (FER2013_CLASSES[x.label], x.tags["split"], x.tags["usage"]) for x in s}
+    assert got == {"happy/Training_10": ("happiness", "train", "Training"),
+                   "angry/Training_11": ("anger", "train", "Training"),
+                   "sad/PublicTest_12": ("sadness", "val", "PublicTest"),
+                   "sad/PrivateTest_13": ("sadness", "test", "PrivateTest"),
+                   "neutral/PrivateTest_14": ("neutral", "test", "PrivateTest")}
+    assert {x.source for x in s} == {kaggle_tree / name for name in KAGGLE_FILES}
+    assert s.skipped == []
+    assert len(load_dataset("fer2013", kaggle_tree.parent)) == len(KAGGLE_FILES)  # the parent of fer2013/ too
+
+
+def test_csv_wins_over_folders(kaggle_tree, write_fer2013, fer_pixels):
+    write_fer2013(kaggle_tree / "fer2013.csv", [(3, fer_pixels(0), "Training")])
+    assert [x.key for x in load_dataset("fer2013", kaggle_tree)] == ["row00000"]
+
+
+def test_neither_layout(tmp_path):
+    with pytest.raises(FileNotFoundError, match="neither fer2013.csv nor the image folders"):
+        load_dataset("fer2013", tmp_path)
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("train/contempt/Training_20.jpg", r"train/contempt: class folder 'contempt' is not one of FER2013's classes"),
+    ("train/happy/PublicTest_20.jpg", r"PublicTest_20\.jpg: file name starts with 'PublicTest', not with Training_"),
+    ("test/sad/Validation_20.jpg", r"Validation_20\.jpg: file name starts with 'Validation', not with PublicTest_ or"),
+    ("test/sad/PublicTest_20.txt", r"PublicTest_20\.txt: not an image file"),
+    ("train/happy/Training_10.png", r"Training_10\.png: same name as .*Training_10\.jpg apart from the suffix"),
+    ("train/notes.txt", r"train/notes\.txt: not a class folder"),
+    ("train/happy/more/Training_20.jpg", r"train/happy/more: not an image file"),
+])
+def test_kaggle_bad_entries(kaggle_tree, bad, message):
+    (kaggle_tree / bad).parent.mkdir(parents=True, exist_ok=True)
+    (kaggle_tree / bad).write_bytes(b"listed, never decoded")
+    with pytest.raises(DatasetError, match=message):
+        load_dataset("fer2013", kaggle_tree)
+    s = load_dataset("fer2013", kaggle_tree, skip_bad=True)
+    assert len(s) == len(KAGGLE_FILES)
+    assert len(s.skipped) == 1 and str(kaggle_tree / Path(bad).parent) in s.skipped[0]
+
+
+def test_kaggle_unlistable_folder(kaggle_tree, monkeypatch):
+    real_scandir = os.scandir
+    locked = kaggle_tree / "test" / "sad"
+
+    def scandir(path):
+        if Path(path) == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    with pytest.raises(DatasetError, match=r"test/sad: cannot list the folder: Permission denied"):
+        load_dataset("fer2013", kaggle_tree)
+    s = load_dataset("fer2013", kaggle_tree, skip_bad=True)
+    assert sorted(x.key for x in s) == ["angry/Training_11", "happy/Training_10", "neutral/PrivateTest_14"]
+    assert len(s.skipped) == 1
+
+
+def test_kaggle_name_in_two_class_folders_gets_two_keys(tmp_path, write_image):
+    write_image(tmp_path / "train" / "neutral" / "Training_52789098.jpg", 1, size=48)
+    write_image(tmp_path / "train" / "surprise" / "Training_52789098.jpg", 2, size=48)
+    s = load_dataset("fer2013", tmp_path)
+    assert {x.key: FER2013_CLASSES[x.label] for x in s} == {"neutral/Training_52789098": "neutral",
+                                                          "surprise/Training_52789098": "surprise"}

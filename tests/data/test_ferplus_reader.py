@@ -51,6 +51,22 @@ def test_probability_rule(row, expected):
             np.testing.assert_allclose(result, np.pad(expected, (0, 8 - len(expected))))
 
 
+@pytest.mark.parametrize("row, expected", [
+    (votes(4, 3, 3), 0),  # no majority, but neutral has the most votes
+    (votes(1, 0, 0, 0, 0, 0, 0, 0, 0, 0), 0),  # a single vote is enough: nothing is dropped
+    (votes(3, 3, 4), 2),
+    (votes(3, 3), 0),  # a tie goes to the first column
+    (votes(2, 0, 0, 0, 0, 0, 0, 0, 5), None),  # unknown has the most votes
+    (votes(), None),
+])
+def test_vote_argmax_rule(row, expected):
+    result = votes_to_distribution(row, "argmax")
+    if expected is None:
+        assert result is None
+    else:
+        np.testing.assert_array_equal(result, np.eye(8)[expected])
+
+
 def test_multi_target_rule():
     np.testing.assert_allclose(votes_to_distribution(votes(5, 3, 2), "multi_target"), [5 / 8, 3 / 8, 0, 0, 0, 0, 0, 0])
     assert votes_to_distribution(votes(4, 2, 2, 2), "multi_target") is None
@@ -133,3 +149,70 @@ def test_image_folders_layout(tmp_path):
     (tmp_path / "data" / "FER2013Test" / "fer0032220.png").unlink()
     with pytest.raises(DatasetError, match=r"fer0032220\.png: image listed at label\.csv:1 is missing"):
         load_dataset("ferplus", tmp_path)
+
+
+HAPPY, SAD, ANGRY, SURPRISED, NEUTRAL = ("0,10,0,0,0,0,0,0,0,0", "0,0,0,10,0,0,0,0,0,0", "0,0,0,0,10,0,0,0,0,0",
+                                         "0,0,10,0,0,0,0,0,0,0", "10,0,0,0,0,0,0,0,0,0")
+
+
+@pytest.fixture
+def folders_with_new_votes(tmp_path):
+    """Image folders whose label.csv votes differ from fer2013new.csv beside them; fer0000001 has two CSV rows."""
+    data = tmp_path / "data"
+    listed = {"FER2013Train": [("fer0000000.png", HAPPY), ("fer0000001.png", HAPPY)],
+              "FER2013Valid": [("fer0000002.png", SURPRISED)],
+              "FER2013Test": [("fer0000003.png", ANGRY)]}
+    for folder, rows in listed.items():
+        (data / folder).mkdir(parents=True)
+        (data / folder / "label.csv").write_text("".join(f'{name},"(0, 0, 48, 48)",{v}\n' for name, v in rows))
+        for name, _ in rows:
+            Image.new("L", (48, 48), 100).save(data / folder / name)
+    new_rows = [("Training", "fer0000000.png", SAD), ("Training", "fer0000001.png", HAPPY), ("Training", "", HAPPY),
+                ("PublicTest", "fer0000002.png", NEUTRAL), ("PrivateTest", "fer0000003.png", ANGRY),
+                ("Training", "fer0000001.png", ANGRY)]
+    (data / "fer2013new.csv").write_text("\n".join([HEADER] + [",".join(r) for r in new_rows]) + "\n")
+    return tmp_path
+
+
+def labels_of(samples):
+    return {x.key: (FERPLUS_CLASSES[x.label], x.tags["split"]) for x in samples}
+
+
+def test_folders_take_fer2013new_votes_by_default(folders_with_new_votes):
+    expected = {"fer0000000": ("sadness", "train"), "fer0000001": ("happiness", "train"),  # the earlier row wins
+                "fer0000002": ("neutral", "val"), "fer0000003": ("anger", "test")}
+    assert labels_of(load_dataset("ferplus", folders_with_new_votes)) == expected
+    assert labels_of(load_dataset("ferplus", folders_with_new_votes, votes="fer2013new")) == expected
+
+
+def test_folders_own_label_csv_votes(folders_with_new_votes):
+    assert labels_of(load_dataset("ferplus", folders_with_new_votes, votes="label_csv")) == {
+        "fer0000000": ("happiness", "train"), "fer0000001": ("happiness", "train"),
+        "fer0000002": ("surprise", "val"), "fer0000003": ("anger", "test")}
+    (folders_with_new_votes / "data" / "fer2013new.csv").unlink()
+    assert labels_of(load_dataset("ferplus", folders_with_new_votes))["fer0000000"] == ("happiness", "train")
+    with pytest.raises(FileNotFoundError, match="votes=fer2013new needs fer2013new.csv"):
+        load_dataset("ferplus", folders_with_new_votes, votes="fer2013new")
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("fer0000002.png", "fer0000009.png", r"label\.csv:1: fer0000009\.png has no row in fer2013new\.csv"),
+    ("PublicTest,fer0000002", "PrivateTest,fer0000002",
+     r"label\.csv:1: fer0000002\.png is in FER2013Valid but fer2013new\.csv says PrivateTest"),
+])
+def test_folder_image_without_its_vote_row(folders_with_new_votes, old, new, message):
+    data = folders_with_new_votes / "data"
+    if old.endswith(".png"):  # the image and its label.csv line renamed: a name fer2013new.csv does not know
+        (data / "FER2013Valid" / old).rename(data / "FER2013Valid" / new)
+    path = data / ("FER2013Valid/label.csv" if old.endswith(".png") else "fer2013new.csv")
+    path.write_text(path.read_text().replace(old, new))
+    with pytest.raises(DatasetError, match=message):
+        load_dataset("ferplus", folders_with_new_votes)
+    s = load_dataset("ferplus", folders_with_new_votes, skip_bad=True)
+    assert sorted(x.key for x in s) == ["fer0000000", "fer0000001", "fer0000003"]
+    assert len(s.skipped) == 1
+
+
+def test_unknown_vote_source(folders_with_new_votes):
+    with pytest.raises(ValueError, match="FERPlus votes 'bogus'; expected one of"):
+        load_dataset("ferplus", folders_with_new_votes, votes="bogus")

@@ -89,3 +89,20 @@ def test_range_limits_themselves_are_accepted():
     config = load_config(None, [("schedule.epochs", 1), ("optim.accumulate", 1), ("optim.momentum", 0.0),
                                 ("ema.decay", 1.0), ("data.workers", 0)])
     assert (config.schedule.epochs, config.optim.momentum, config.ema.decay) == (1, 0.0, 1.0)
+
+
+def test_every_float_spelling_python_accepts_is_a_float(tmp_path):
+    recipe = tmp_path / "floats.yaml"
+    recipe.write_text("optim:\n  weight_decay: 5e-4\n  lr: 1E-2\n  betas: [9e-1, '0.99']\n")
+    config = load_config(recipe, [("schedule.min_lr", "1e-6")])
+    assert (config.optim.weight_decay, config.optim.lr, config.optim.betas) == (5e-4, 1e-2, [0.9, 0.99])
+    assert config.schedule.min_lr == 1e-6
+    with pytest.raises(ValueError, match="optim.lr expects float, got 'fast'"):
+        load_config(None, [("optim.lr", "fast")])
+
+
+def test_the_default_model_recipe_selects_on_validation_and_differs_from_the_papers():
+    config = load_config(CONFIGS / "ferplus_cpu.yaml")
+    assert (config.data.dataset, config.model.variant, config.model.input_size) == ("ferplus", "pcnn_mbv2", 64)
+    assert config.misc.select == "val" and config.augment.train == "light"
+    assert (config.optim.loss_alpha, config.optim.loss_beta) == (0.6, 0.4)  # the paper's 3 : 2, at a sane scale

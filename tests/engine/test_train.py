@@ -177,3 +177,11 @@ def test_backbone_weights_are_read_once_per_run_and_not_for_a_resumed_fold(tmp_p
     (run / "fold_02" / "result.json").unlink()  # fold 2 resumes from its last checkpoint
     train(config, samples=samples, resume=run)
     assert len(reads) == 1 and (run / "fold_02" / "result.json").is_file()
+
+
+def test_the_logged_learning_rate_is_the_one_each_epoch_trained_with(tmp_path):
+    config = tiny_config(tmp_path, **{"schedule.epochs": 3, "schedule.step_size": 1, "schedule.gamma": 0.5,
+                                      "optim.lr": 0.008})
+    run = train(config, samples=make_shapes(train_per_class=2, test_per_class=1, size=32))
+    history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["lr"] for r in history] == pytest.approx([0.008, 0.004, 0.002])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -12,6 +13,7 @@ from PIL import Image
 from pcnn_fer.data.images import ImageError
 from pcnn_fer.faces.align import DEFAULT_TEMPLATE
 from pcnn_fer.faces.detect import Detection
+from pcnn_fer.faces.framing import FaceFraming
 from pcnn_fer.inference.recognizer import Recognizer
 from pcnn_fer.models.regions import ORGANS
 from pcnn_fer.weights.store import load_model
@@ -268,8 +270,41 @@ def test_timings_are_kept_per_stage(model):
     assert all(seconds >= 0 for seconds in recognizer.timings.values())
 
 
-def test_the_alignment_template_travels_in_the_model_metadata(model, tmp_path):
-    template = DEFAULT_TEMPLATE.with_margin(0.2)
-    directory = model.save_pretrained(tmp_path / "model", metadata={"align_template": template.to_dict()})
-    assert Recognizer.from_pretrained(directory, detector=None).template == template
-    assert Recognizer(model, detector=None).template == DEFAULT_TEMPLATE
+def test_the_framing_travels_in_the_model_metadata(model, tmp_path):
+    framing = FaceFraming(DEFAULT_TEMPLATE.with_margin(0.2), grey=True, working_size=48)
+    directory = model.save_pretrained(tmp_path / "model", metadata={"framing": framing.to_dict()})
+    assert Recognizer.from_pretrained(directory, detector=None).framing == framing
+    assert Recognizer(model, detector=None).framing == FaceFraming()
+
+
+def test_a_grey_low_resolution_framing_feeds_the_model_what_it_was_trained_on(model):
+    size = model.config.input_size
+    colour = face_pixels(3)
+    sharp = Recognizer(model, detector=None)
+    soft = Recognizer(model, detector=None, framing=FaceFraming(grey=True, working_size=size // 2))
+    detection = Detection((0, 0, colour.shape[1], colour.shape[0]), 1.0)
+    crop, matrix = soft.framing.cut(colour, detection, size, box_margin=0.0)
+    assert crop.shape == (size, size, 3) and crop.dtype == np.uint8
+    assert (crop[..., 0] == crop[..., 1]).all() and (crop[..., 1] == crop[..., 2]).all()  # grey in 3 channels
+    sharp_crop, sharp_matrix = sharp.framing.cut(colour, detection, size, box_margin=0.0)
+    np.testing.assert_allclose(matrix, sharp_matrix, atol=1e-9)  # the same face region, at the input size
+    # Halving the resolution then enlarging blurs: less high-frequency energy than the direct cut's grey.
+    direct_grey = cv2.cvtColor(sharp_crop, cv2.COLOR_RGB2GRAY).astype(float)
+    assert np.abs(np.diff(crop[..., 0].astype(float), axis=1)).mean() < np.abs(np.diff(direct_grey, axis=1)).mean()
+    assert soft.predict(colour)[0].probabilities != sharp.predict(colour)[0].probabilities
+
+
+def test_the_calibration_temperature_softens_probabilities_without_changing_labels(model, tmp_path):
+    pixels = face_pixels(7)
+    plain = Recognizer(model, detector=None).predict(pixels)[0]
+    directory = model.save_pretrained(tmp_path / "hot", metadata={"calibration": {"temperature": 3.0}})
+    hot = Recognizer.from_pretrained(directory, detector=None)
+    assert hot.temperature == 3.0
+    softened = hot.predict(pixels)[0]
+    assert softened.label == plain.label
+    assert max(softened.probabilities.values()) < max(plain.probabilities.values())
+    logits = np.log(np.array(list(plain.probabilities.values())))
+    expected = np.exp(logits / 3.0) / np.exp(logits / 3.0).sum()
+    np.testing.assert_allclose(list(softened.probabilities.values()), expected, atol=1e-5)
+    with pytest.raises(ValueError, match="temperature must be positive"):
+        Recognizer(model, detector=None, temperature=0.0)

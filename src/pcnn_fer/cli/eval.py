@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,7 +32,8 @@ SUBSETS = {
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "eval", help="evaluate a model or a run directory on a dataset, its subsets, or another dataset",
-        description="Accuracy, mean class accuracy, macro-F1, per-class precision/recall and confusion matrices. "
+        description="Accuracy, mean class accuracy, macro-F1, per-class precision/recall, confusion matrices and "
+                    "the main head's calibration (ECE, NLL, reliability diagram). "
                     "--model is a model directory, a run directory (its selected model) or a cross-validation "
                     "run (each fold's model on that fold's test part, then mean ± std). Another dataset than "
                     "the training one is compared through canonical class names.")
@@ -46,6 +48,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--subset", action="append", default=[], metavar="NAME=LIST[,LABELS]",
                         help=f"challenge subset, repeatable; NAME one of {', '.join(SUBSETS)}")
     parser.add_argument("--tta-flip", action="store_true", help="average with the horizontally flipped image")
+    parser.add_argument("--calibrate-on", metavar="SPLIT",
+                        help="fit the softmax temperature on this official split of the dataset (e.g. val) and "
+                             "report the calibration error before and after on the scored split; without it, a "
+                             "temperature kept in the model's metadata (training fits one on val) is used")
     parser.add_argument("--organ-weight", type=float, default=0.0, metavar="W",
                         help="also score logits + W * organ_logits, reported separately")
     parser.add_argument("--batch-size", type=int, default=64)
@@ -64,13 +70,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pcnn_fer.cli.data import parse_options
     from pcnn_fer.engine.distributed import DistContext, resolve_device
-    from pcnn_fer.engine.evaluate import EvalOptions, evaluate, write_evaluation
+    from pcnn_fer.engine.evaluate import MAIN, EvalOptions, evaluate, fit_calibration, write_evaluation
     from pcnn_fer.engine.metrics import mean_std
-    from pcnn_fer.engine.reporting import format_table
+    from pcnn_fer.engine.reporting import calibration_summary, format_table
     from pcnn_fer.models.optimize import optimize_for_inference
     from pcnn_fer.weights.store import load_model
 
     challenge = [_subset(spec) for spec in args.subset]  # bad specs fail before anything is loaded
+    if args.calibrate_on and (args.calibrate_on == args.split or "all" in (args.split, args.calibrate_on)):
+        raise ValueError(f"--calibrate-on {args.calibrate_on} would fit the temperature on the very samples it "
+                         f"scores (--split {args.split}); name another split, e.g. val")
     options = parse_options(args.dataset, args.option)
     context = DistContext(device=resolve_device(args.device))
     eval_options = EvalOptions(batch_size=args.batch_size, workers=args.workers, flip=args.tta_flip,
@@ -79,33 +88,45 @@ def run(args: argparse.Namespace) -> int:
     output = args.output or args.model / f"eval-{args.dataset}-{args.split}"
     rows = []
     per_fold: dict[str, list[float]] = {}
-    for fold, model_dir, fold_test in _models(args, options, context):
+    notes = []
+    for fold, model_dir, fold_test, calibration_set in _models(args, options, context):
         # BatchNorm folded, channels-last: the same predictions up to float rounding, faster.
         model = optimize_for_inference(load_model(model_dir, device=context.device))
+        calibration = model.metadata.get("calibration")
+        if calibration_set is not None:
+            calibration = fit_calibration(model, calibration_set, eval_options, args.calibrate_on, context)
+        scoring = replace(eval_options, temperature=calibration["temperature"] if calibration else 1.0)
         sets = {args.split: fold_test}
         for name, subset in challenge:
             sets[name] = subset.apply(fold_test, skip_bad=args.skip_bad)
         for set_name, chosen in sets.items():
-            results = evaluate(model, chosen, eval_options, context, description=f"{fold} {set_name}".strip())
+            results = evaluate(model, chosen, scoring, context, description=f"{fold} {set_name}".strip())
             stem = f"{fold}_{set_name}" if fold else set_name
             write_evaluation(results, output, stem, f"{args.dataset} {stem}")
             for head, metrics in results.items():
                 rows.append({"fold": fold or "-", "set": set_name, "head": head, "count": metrics["count"],
                              "accuracy": metrics["accuracy"], "mean_class_acc": metrics["mean_class_accuracy"],
-                             "macro_f1": metrics["macro_f1"]})
+                             "macro_f1": metrics["macro_f1"], "ece": metrics.get("ece"),
+                             "ece_calibrated": metrics.get("ece_calibrated")})
                 per_fold.setdefault(f"{set_name} {head}", []).append(metrics["accuracy"])
-    print(format_table(rows, ("fold", "set", "head", "count", "accuracy", "mean_class_acc", "macro_f1")))
+            if calibration:
+                notes.append(f"{stem} {MAIN}: {calibration_summary(results[MAIN], calibration)}")
+    print(format_table(rows, ("fold", "set", "head", "count", "accuracy", "mean_class_acc", "macro_f1", "ece",
+                              "ece_calibrated")))
+    for note in notes:
+        print(note)
     if len({r["fold"] for r in rows}) > 1:
         for name, values in per_fold.items():
             mean, std = mean_std(values)
             print(f"{name}: accuracy {mean:.4f} ± {std:.4f} over {len(values)} folds")
-    print(f"metrics and confusion matrices: {output}")
+    print(f"metrics, confusion matrices and reliability diagrams: {output}")
     return 0
 
 
 def _models(args: argparse.Namespace, options: dict[str, object],
-            context: DistContext) -> Iterator[tuple[str, Path, SampleSet]]:
-    """(fold name, model directory, samples to score) for a model dir, a run dir or a cross-validation run."""
+            context: DistContext) -> Iterator[tuple[str, Path, SampleSet, SampleSet | None]]:
+    """(fold name, model directory, samples to score, samples to fit the temperature on or None) for a model dir,
+    a run dir or a cross-validation run."""
     from pcnn_fer.data.datasets import load_dataset
     from pcnn_fer.engine.config import load_config
 
@@ -118,16 +139,23 @@ def _models(args: argparse.Namespace, options: dict[str, object],
     if single is None:
         config = load_config(path / "config.yaml")
         if config.data.dataset == args.dataset:
+            if args.calibrate_on:
+                raise ValueError(f"--calibrate-on scores a dataset's official split; the folds of {path} are "
+                                 f"rebuilt from its own dataset, and each fold's model already keeps the "
+                                 f"temperature fitted on its validation part, which eval uses")
             # Each fold's model on that fold's own test part, the data split exactly as training split it.
-            yield from _fold_tests(path, fold_dirs, config, args, options, context)
+            for fold, model_dir, fold_test in _fold_tests(path, fold_dirs, config, args, options, context):
+                yield fold, model_dir, fold_test, None
             return
     samples = load_dataset(args.dataset, args.data_root, skip_bad=args.skip_bad, **options)
     test = _split(samples, args.split)
+    calibration_set = (_split(samples, args.calibrate_on, "--calibrate-on takes one of those")
+                       if args.calibrate_on else None)
     if single is not None:
-        yield "", single, test
+        yield "", single, test, calibration_set
         return
     for fold_dir in fold_dirs:  # another dataset: every fold's model on the same split of it
-        yield fold_dir.name, fold_dir / "selected", test
+        yield fold_dir.name, fold_dir / "selected", test, calibration_set
 
 
 def _fold_tests(run: Path, fold_dirs: list[Path], config: TrainConfig, args: argparse.Namespace,
@@ -174,14 +202,14 @@ def _fold_tests(run: Path, fold_dirs: list[Path], config: TrainConfig, args: arg
     yield from checked
 
 
-def _split(samples: SampleSet, split: str) -> SampleSet:
+def _split(samples: SampleSet, split: str, hint: str = "use --split all") -> SampleSet:
     from pcnn_fer.data.protocols import official_split
 
     if split == "all":
         return samples
     parts = official_split(samples)
     if split not in parts:
-        raise ValueError(f"{samples.name} has no {split!r} split (it has {', '.join(parts)}); use --split all")
+        raise ValueError(f"{samples.name} has no {split!r} split (it has {', '.join(parts)}); {hint}")
     return parts[split]
 
 

@@ -10,7 +10,7 @@ import sys
 from pcnn_fer import __version__
 
 # Each module defines register(subparsers), which adds its parser and sets `run`.
-COMMAND_MODULES = ["info", "convert", "data", "predict", "export", "train", "eval", "quickstart"]
+COMMAND_MODULES = ["info", "models", "convert", "data", "predict", "export", "train", "eval", "quickstart"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,4 @@
-"""`pcnn-fer predict PATH... --model DIR`: expressions of every face in photos, folders, globs and videos.
+"""`pcnn-fer predict PATH... [--model DIR|NAME]`: expressions of every face in photos, folders, globs and videos.
 
 One output record per face (JSON lines or CSV); an input without a face, or one that fails, gets one
 record saying so and the run goes on. The exit status is non-zero only when no input could be processed.
@@ -28,8 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Detect, align and recognise every face in the given photos and videos. Paths may be "
                     "files, folders (searched recursively for images and videos) or glob patterns.")
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image, video, folder or glob pattern")
-    parser.add_argument("--model", required=True, metavar="DIR",
-                        help="model directory (config.json + model.safetensors)")
+    parser.add_argument("--model", metavar="DIR|NAME",
+                        help="model directory (config.json + model.safetensors) or a shipped model's name "
+                             "(default: the shipped default model; see `pcnn-fer models`)")
     parser.add_argument("--detector", choices=["mtcnn", "haar", "none"], default="mtcnn",
                         help="face detector; 'none' takes each image as an aligned face crop (default: mtcnn)")
     parser.add_argument("--min-score", type=float, default=None, metavar="S",

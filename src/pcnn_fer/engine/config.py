@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from pcnn_fer.data.transforms import AUGMENTATIONS
 from pcnn_fer.models.pcnn import IMAGENET_MEAN, IMAGENET_STD
 
 
@@ -101,7 +102,8 @@ class ScheduleConfig:
 class AugmentConfig:
     """Training augmentation, input normalisation and test-time flipping."""
 
-    train: str = _choice("reference", "none", help="training augmentation (reference: the paper's)")
+    train: str = _choice(*AUGMENTATIONS, help="training augmentation (reference: the paper's; light: short schedules"
+                                              " on small faces)")
     mean: list[float] = _knob(list(IMAGENET_MEAN), "normalisation mean (RGB)", length=3)
     std: list[float] = _knob(list(IMAGENET_STD), "normalisation std (RGB)", length=3)
     tta_flip: bool = _knob(False, "average predictions with the horizontally flipped image at evaluation")
@@ -224,9 +226,23 @@ def parse_value(text: str) -> object:
         return text
 
 
+def _as_float(value: object) -> object:
+    """`value` as a float when it is text Python reads as one: YAML 1.1 leaves `1e-3` and `5e-4` as strings."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
 def _checked(key: str, value: object, hint, spec: dataclasses.Field, origin: str) -> object:
     choices = spec.metadata.get("choices")
     kind = typing.get_origin(hint) or hint
+    if kind is float:
+        value = _as_float(value)
+    elif kind is list and typing.get_args(hint) == (float,) and isinstance(value, list):
+        value = [_as_float(v) for v in value]
     if not _is_a(value, kind):
         expected = f"one of {', '.join(choices)}" if choices else kind.__name__
         raise ValueError(f"{origin}: {key} expects {expected}, got {value!r} ({type(value).__name__})")

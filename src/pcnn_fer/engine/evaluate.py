@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from pcnn_fer.data.cache import DecodedCache
@@ -20,10 +23,11 @@ from pcnn_fer.data.labels import canonical_name, remap_labels
 from pcnn_fer.data.sample import SampleSet
 from pcnn_fer.data.torch_dataset import FERDataset
 from pcnn_fer.data.transforms import eval_transform
+from pcnn_fer.engine.calibration import DEFAULT_BINS, expected_calibration_error, fit_temperature, reliability_bins
 from pcnn_fer.engine.distributed import DistContext, ShardedSampler
 from pcnn_fer.engine.loaders import make_loader
 from pcnn_fer.engine.metrics import confusion_matrix, summarize
-from pcnn_fer.engine.reporting import plot_confusion
+from pcnn_fer.engine.reporting import plot_confusion, plot_reliability
 from pcnn_fer.models.pcnn import PCNN
 from pcnn_fer.progress import progress
 
@@ -41,6 +45,7 @@ class EvalOptions:
     amp: str = "none"
     channels_last: bool = False
     show_progress: bool = True
+    temperature: float = 1.0  # divides the main head's logits for the calibrated figures
 
     @property
     def heads(self) -> list[str]:
@@ -83,74 +88,157 @@ def evaluation_model(model: nn.Module) -> PCNN:
     return model
 
 
+class ScoredBatch(NamedTuple):
+    """One evaluated batch: the logits of each scored head (float32, CPU) and where its samples come from."""
+
+    scores: dict[str, torch.Tensor]
+    targets: torch.Tensor  # hard labels in the model's class order
+    indices: torch.Tensor  # positions of the batch's samples in the sample set
+    loss: float | None  # the criterion's mean over the batch, when one is given
+
+
 @torch.no_grad()
+def scored_batches(model: nn.Module, samples: SampleSet, options: EvalOptions, context: DistContext | None = None,
+                   criterion: nn.Module | None = None, description: str = "eval",
+                   cache: DecodedCache | None = None) -> Iterator[ScoredBatch]:
+    """This process's share of `samples` run through `model` in eval mode: the one loop every evaluation uses.
+
+    The eval transform comes from the model's config; flip TTA averages with the mirrored image.
+    """
+    context = context or DistContext()
+    config = evaluation_model(model).config
+    targets = torch.from_numpy(targets_in_model_order(samples, config.class_names))
+    dataset = FERDataset(samples, eval_transform(config.input_size, config.mean, config.std), cache)
+    sampler = ShardedSampler(len(samples), context, shuffle=False, pad=False)
+    loader = make_loader(dataset, sampler, options.batch_size, options.workers, context.device)
+    order = torch.tensor(list(iter(sampler)), dtype=torch.int64)
+    was_training = model.training
+    model.eval()
+    seen = 0
+    try:
+        for images, soft_or_hard in progress(loader, len(loader), description,
+                                             options.show_progress and context.is_main):
+            indices = order[seen:seen + len(images)]
+            seen += len(images)
+            images = images.to(context.device, non_blocking=True)
+            if options.channels_last:
+                images = images.contiguous(memory_format=torch.channels_last)
+            loss = None
+            with autocast(context.device, options.amp):
+                output = model(images)
+                if options.flip:
+                    flipped = model(images.flip(-1))
+                    output = type(output)(*(_mean_or_keep(a, b) for a, b in zip(output, flipped)))
+                if criterion is not None:
+                    loss = float(criterion(output, soft_or_hard.to(context.device)))
+            scores = {MAIN: output.logits}
+            if options.organ_weight:
+                if output.organ_logits is None:
+                    raise ValueError("misc.organ_weight needs a model with organ heads; this one has none")
+                scores[organ_head_name(options.organ_weight)] = (output.logits
+                                                                 + options.organ_weight * output.organ_logits)
+            yield ScoredBatch({head: logits.float().cpu() for head, logits in scores.items()}, targets[indices],
+                              indices, loss)
+    finally:
+        model.train(was_training)
+
+
 def evaluate(model: nn.Module, samples: SampleSet, options: EvalOptions, context: DistContext | None = None,
              criterion: nn.Module | None = None, description: str = "eval",
              cache: DecodedCache | None = None) -> dict[str, dict]:
     """Metrics per scored head ({"main": {...}, "main+w*organs": {...}}), summed over every process.
 
-    `criterion` adds "loss" (mean over samples) to the main head's metrics, for learning curves.
+    `criterion` adds "loss" (mean over samples) to the main head's metrics, for learning curves. The main
+    head also gets its calibration: "ece", "nll" and the "reliability" bins at T = 1, and with
+    options.temperature != 1 the same figures at that temperature ("ece_calibrated", ...).
     """
     context = context or DistContext()
-    network = evaluation_model(model)
-    config = network.config
-    targets = torch.from_numpy(targets_in_model_order(samples, config.class_names))
-    dataset = FERDataset(samples, eval_transform(config.input_size, config.mean, config.std), cache)
-    sampler = ShardedSampler(len(samples), context, shuffle=False, pad=False)
-    loader = make_loader(dataset, sampler, options.batch_size, options.workers, context.device)
-    order = list(iter(sampler))
-    was_training = model.training
-    model.eval()
+    config = evaluation_model(model).config
     num_classes = config.num_classes
     confusions = {head: torch.zeros(num_classes, num_classes, dtype=torch.int64) for head in options.heads}
+    temperatures = [1.0] + ([options.temperature] if options.temperature != 1.0 else [])
+    reliability = torch.zeros(len(temperatures), DEFAULT_BINS, 3, dtype=torch.float64)
+    nll_sums = torch.zeros(len(temperatures), dtype=torch.float64)
     loss_sum = torch.zeros((), dtype=torch.float64)
-    seen = 0
-    bar = progress(loader, len(loader), description, options.show_progress and context.is_main)
-    for images, soft_or_hard in bar:
-        batch_targets = targets[order[seen:seen + len(images)]]
-        seen += len(images)
-        images = images.to(context.device, non_blocking=True)
-        if options.channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
-        with autocast(context.device, options.amp):
-            output = model(images)
-            if options.flip:
-                flipped = model(images.flip(-1))
-                output = type(output)(*(_mean_or_keep(a, b) for a, b in zip(output, flipped)))
-            if criterion is not None:
-                loss_sum += float(criterion(output, soft_or_hard.to(context.device))) * len(images)
-        scores = {MAIN: output.logits}
-        if options.organ_weight:
-            if output.organ_logits is None:
-                raise ValueError("misc.organ_weight needs a model with organ heads; this one has none")
-            scores[organ_head_name(options.organ_weight)] = output.logits + options.organ_weight * output.organ_logits
-        for head, logits in scores.items():
-            predicted = logits.float().argmax(dim=1).cpu()
+    for batch in scored_batches(model, samples, options, context, criterion, description, cache):
+        for head, logits in batch.scores.items():
             confusions[head] += torch.from_numpy(
-                confusion_matrix(batch_targets.numpy(), predicted.numpy(), num_classes))
-    model.train(was_training)
+                confusion_matrix(batch.targets.numpy(), logits.argmax(dim=1).numpy(), num_classes))
+        for i, temperature in enumerate(temperatures):
+            scaled = batch.scores[MAIN].double() / temperature
+            reliability[i] += reliability_bins(scaled, batch.targets)
+            nll_sums[i] += F.cross_entropy(scaled, batch.targets, reduction="sum")
+        if batch.loss is not None:
+            loss_sum += batch.loss * len(batch.targets)
     results = {}
     for head, confusion in confusions.items():
         results[head] = summarize(context.sum(confusion).numpy(), config.class_names)
+    count = max(results[MAIN]["count"], 1)
+    reliability, nll_sums = context.sum(reliability), context.sum(nll_sums)
+    for i, suffix in enumerate(["", "_calibrated"][:len(temperatures)]):
+        results[MAIN].update({f"ece{suffix}": expected_calibration_error(reliability[i]),
+                              f"nll{suffix}": float(nll_sums[i]) / count,
+                              f"reliability{suffix}": reliability[i].tolist()})
+    if len(temperatures) > 1:
+        results[MAIN]["temperature"] = options.temperature
     if criterion is not None:
-        results[MAIN]["loss"] = float(context.sum(loss_sum) / max(results[MAIN]["count"], 1))
+        results[MAIN]["loss"] = float(context.sum(loss_sum) / count)
     return results
+
+
+def collect_logits(model: nn.Module, samples: SampleSet, options: EvalOptions, context: DistContext | None = None,
+                   cache: DecodedCache | None = None, description: str = "logits") -> tuple[torch.Tensor, torch.Tensor]:
+    """The main head's logits (N, C) and hard targets (N,) of every sample, in sample order, on every process.
+
+    Each process fills in the rows of its share and the sum over processes completes the table.
+    """
+    context = context or DistContext()
+    logits = torch.zeros(len(samples), evaluation_model(model).config.num_classes)
+    targets = torch.zeros(len(samples), dtype=torch.int64)
+    for batch in scored_batches(model, samples, options, context, description=description, cache=cache):
+        logits[batch.indices] = batch.scores[MAIN]
+        targets[batch.indices] = batch.targets
+    return context.sum(logits), context.sum(targets)
+
+
+def fit_calibration(model: nn.Module, samples: SampleSet, options: EvalOptions, split: str,
+                    context: DistContext | None = None, cache: DecodedCache | None = None) -> dict:
+    """A temperature for the main head fitted on `samples` (the `split` part), with its NLL before and after.
+
+    The data path is `options`' (flip TTA included), so the temperature fits the logits it will rescale. The
+    dict is what a model's metadata keeps under "calibration".
+    """
+    context = context or DistContext()
+    logits, targets = collect_logits(model, samples, options, context, cache, description=f"calibrating on {split}")
+    temperature = context.broadcast(fit_temperature(logits, targets))  # one value, whatever the float rounding
+    logits = logits.double()
+    return {"temperature": temperature, "fitted_on": split,
+            f"{split}_nll": float(F.cross_entropy(logits, targets)),
+            f"{split}_nll_calibrated": float(F.cross_entropy(logits / temperature, targets))}
 
 
 def _mean_or_keep(a: torch.Tensor | None, b: torch.Tensor | None) -> torch.Tensor | None:
     return None if a is None else (a + b) / 2
 
 
-def write_evaluation(results: dict[str, dict], directory: str | Path, name: str, title: str) -> dict[str, str]:
-    """Each head's metrics as `<name>[_head].json` and its confusion matrix as a PNG; returns the PNG paths."""
+def write_evaluation(results: dict[str, dict], directory: str | Path, name: str,
+                     title: str) -> dict[str, dict[str, str]]:
+    """Each head's metrics as `<name>[_head].json` with its confusion matrix as a PNG, and the main head's
+    reliability diagram; returns the PNG paths as {"confusion": {head: path}, "reliability": {head: path}}."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    images = {}
+    images: dict[str, dict[str, str]] = {"confusion": {}, "reliability": {}}
     for head, metrics in results.items():
         stem = name if head == MAIN else f"{name}_{head.replace('*', 'x').replace('+', '_plus_')}"
         (directory / f"{stem}.json").write_text(json.dumps(metrics, indent=2) + "\n")
         heading = title if head == MAIN else f"{title} ({head})"
-        images[head] = str(plot_confusion(np.array(metrics["confusion"]), metrics["class_names"],
-                                          directory / f"{stem}_confusion.png",
-                                          f"{heading}: acc {metrics['accuracy']:.3f}"))
+        images["confusion"][head] = str(plot_confusion(np.array(metrics["confusion"]), metrics["class_names"],
+                                                       directory / f"{stem}_confusion.png",
+                                                       f"{heading}: acc {metrics['accuracy']:.3f}"))
+        if "reliability" in metrics:
+            curves = {"T = 1": metrics["reliability"]}
+            if "reliability_calibrated" in metrics:
+                curves[f"T = {metrics['temperature']:.3g}"] = metrics["reliability_calibrated"]
+            images["reliability"][head] = str(plot_reliability(curves, directory / f"{stem}_reliability.png",
+                                                               f"{heading}: reliability"))
     return images

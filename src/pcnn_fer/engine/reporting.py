@@ -1,12 +1,15 @@
-"""Seeing what happened: a summary table, curves, confusion matrices and a Markdown report."""
+"""Seeing what happened: a summary table, curves, confusion matrices, reliability diagrams and a Markdown
+report."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from pcnn_fer.engine.calibration import expected_calibration_error
 
 if TYPE_CHECKING:
     from pcnn_fer.engine.checkpoint import RunDir
@@ -93,6 +96,45 @@ def plot_confusion(confusion: np.ndarray, class_names: Sequence[str], path: Path
     return path
 
 
+def plot_reliability(curves: Mapping[str, Sequence[Sequence[float]] | np.ndarray], path: Path, title: str) -> Path:
+    """A reliability diagram: accuracy per confidence bin against the diagonal, the samples per bin below.
+
+    `curves` maps a label (e.g. "T = 1") to its (count, confidence sum, correct) bins; each is drawn with its
+    ECE in the legend, so the figures before and after calibration can be compared on one plot.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (axis, counts_axis) = plt.subplots(2, 1, figsize=(5, 6), sharex=True,
+                                               gridspec_kw={"height_ratios": (3, 1)})
+    axis.plot([0, 1], [0, 1], "--", color="grey", label="perfectly calibrated")
+    for i, (label, bins) in enumerate(curves.items()):
+        table = np.asarray(bins, dtype=float)
+        width = 1 / len(table)
+        lefts = np.arange(len(table)) * width
+        filled = table[:, 0] > 0
+        axis.bar(lefts[filled], table[filled, 2] / table[filled, 0], width=width, align="edge", alpha=0.45,
+                 color=f"C{i}", edgecolor=f"C{i}", label=f"{label}: ECE {expected_calibration_error(table):.3f}")
+        counts_axis.bar(lefts, table[:, 0], width=width, align="edge", alpha=0.45, color=f"C{i}",
+                        edgecolor=f"C{i}")
+    axis.set_xlim(0, 1)
+    axis.set_ylim(0, 1)
+    axis.set_ylabel("accuracy")
+    axis.set_title(title)
+    axis.grid(alpha=0.3)
+    axis.legend(loc="upper left")
+    counts_axis.set_xlabel("confidence (top softmax probability)")
+    counts_axis.set_ylabel("samples")
+    counts_axis.grid(alpha=0.3)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
 class TensorBoardLog:
     """Scalars to TensorBoard when the tensorboard package is installed; otherwise nothing."""
 
@@ -133,8 +175,11 @@ def write_fold_report(run: RunDir, config: TrainConfig, result: dict, history: S
         lines += ["## Test", "", markdown_table(
             [[head, *(metrics[m] for m in _HEADLINE)] for head, metrics in result["test"].items()],
             ["head", *_HEADLINE]), ""]
-        lines += [f"![confusion ({head})]({Path(p).relative_to(run.path)})"
-                  for head, p in result.get("confusion_images", {}).items()]
+        calibration = calibration_summary(result["test"]["main"], result.get("calibration"))
+        if calibration:
+            lines += [f"- calibration (main head): {calibration}", ""]
+        lines += [f"![{kind} ({head})]({Path(p).relative_to(run.path)})"
+                  for kind in ("confusion", "reliability") for head, p in result.get(f"{kind}_images", {}).items()]
         lines.append("")
     lines += ["## Training curves", "", "![curves](plots/curves.png)", "",
               "Per-epoch figures: [metrics.csv](metrics.csv), [metrics.jsonl](metrics.jsonl); "
@@ -143,6 +188,24 @@ def write_fold_report(run: RunDir, config: TrainConfig, result: dict, history: S
         lines += ["```", format_table(history, [c for c in ("epoch", "train_loss", "train_accuracy", "val_accuracy",
                                                             "test_accuracy") if c in history[-1]]), "```", ""]
     return run.write_text("report.md", "\n".join(lines))
+
+
+def calibration_summary(metrics: dict, calibration: dict | None = None) -> str:
+    """One line on a head's calibration (ECE and NLL, before and after temperature scaling); "" without figures.
+
+    `calibration` is the fit as a model's metadata keeps it, to say where the temperature comes from.
+    """
+    if "ece" not in metrics:
+        return ""
+    if "ece_calibrated" not in metrics:
+        return f"ECE {metrics['ece']:.4f}, NLL {metrics['nll']:.4f} (uncalibrated)"
+    fitted = ""
+    if calibration is not None:
+        split = calibration["fitted_on"]
+        fitted = (f" fitted on {split} ({split} NLL {calibration[f'{split}_nll']:.4f} → "
+                  f"{calibration[f'{split}_nll_calibrated']:.4f})")
+    return (f"temperature {metrics['temperature']:.4g}{fitted}: ECE {metrics['ece']:.4f} → "
+            f"{metrics['ece_calibrated']:.4f}, NLL {metrics['nll']:.4f} → {metrics['nll_calibrated']:.4f}")
 
 
 def write_cv_report(run: RunDir, config: TrainConfig, results: Sequence[dict], summary: dict) -> Path:

@@ -14,7 +14,7 @@ import os
 import random
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,11 +30,18 @@ from pcnn_fer.data.cache import DecodedCache
 from pcnn_fer.data.images import ImageError, load_image
 from pcnn_fer.data.sample import SampleSet
 from pcnn_fer.data.torch_dataset import FERDataset, class_balanced_sampler
-from pcnn_fer.data.transforms import eval_transform, train_transform
+from pcnn_fer.data.transforms import train_transform
 from pcnn_fer.engine.checkpoint import LAST, SELECTED, RunDir, git_revision, rng_state, set_rng_state
 from pcnn_fer.engine.config import OptimConfig, ScheduleConfig, TrainConfig
 from pcnn_fer.engine.distributed import DistContext, ShardedSampler, init_distributed, shutdown
-from pcnn_fer.engine.evaluate import EvalOptions, autocast, evaluate, evaluation_model, write_evaluation
+from pcnn_fer.engine.evaluate import (
+    EvalOptions,
+    autocast,
+    evaluate,
+    evaluation_model,
+    fit_calibration,
+    write_evaluation,
+)
 from pcnn_fer.engine.loaders import make_loader
 from pcnn_fer.engine.metrics import mean_std
 from pcnn_fer.engine.reporting import (
@@ -342,9 +349,8 @@ class FoldTrainer:
                     if config.ema.enabled else None)
         self.criterion = TwoPhaseLoss(config.optim.loss_alpha, config.optim.loss_beta, config.optim.label_smoothing)
         self.train_data = FERDataset(
-            fold.train, train_transform(config.model.input_size, config.augment.mean, config.augment.std)
-            if config.augment.train == "reference"
-            else eval_transform(config.model.input_size, config.augment.mean, config.augment.std), cache)
+            fold.train, train_transform(config.model.input_size, config.augment.mean, config.augment.std,
+                                        config.augment.train), cache)
         self.eval_options = EvalOptions(
             batch_size=max(1, (data.eval_batch_size or data.batch_size) // context.world_size),
             workers=data.workers, amp=misc.amp, channels_last=misc.channels_last, show_progress=not misc.quiet)
@@ -389,6 +395,7 @@ class FoldTrainer:
         loader = make_loader(self.train_data, self.sampler, self.micro_batch, config.data.workers, self.device,
                              seed=config.misc.seed)
         set_train_mode(self.network, config.model.freeze_bn)
+        lr = self.optimizer.param_groups[0]["lr"]  # the rate this epoch starts with, not the next epoch's
         started, images_seen = time.perf_counter(), 0
         description = f"{self.fold.name + ' ' if self.fold.name else ''}epoch {self.epoch + 1}/{config.schedule.epochs}"
         bar = progress(loader, len(loader), description, context.is_main and not config.misc.quiet)
@@ -432,7 +439,7 @@ class FoldTrainer:
         elapsed = time.perf_counter() - started
         loss_sum, correct, count, skipped = context.sum(self.running).tolist()
         seen = context.sum(torch.tensor(float(images_seen))).item()
-        return {"epoch": self.epoch + 1, "lr": self.optimizer.param_groups[0]["lr"],
+        return {"epoch": self.epoch + 1, "lr": lr,
                 "train_loss": loss_sum / max(count, 1), "train_accuracy": correct / max(count, 1),
                 "train_images_per_s": seen / max(elapsed, 1e-9), "skipped_steps": int(skipped),
                 "epoch_time_s": elapsed}
@@ -541,21 +548,26 @@ class FoldTrainer:
         result: dict = {"fold": self.fold.name or None, "selected_epoch": selected_epoch, "selection": selection,
                         "train_samples": len(self.fold.train),
                         "val_samples": len(self.fold.val) if self.fold.val is not None else 0, "test": None}
+        options = replace(self.eval_options, flip=config.augment.tta_flip, organ_weight=config.misc.organ_weight)
+        extra: dict = {}
+        if self.fold.val is not None:
+            # One pass over val: the temperature that makes the selected model's confidences honest.
+            calibration = fit_calibration(selected, self.fold.val, options, "val", context, self.cache)
+            result["calibration"] = extra["calibration"] = calibration
+            options = replace(options, temperature=calibration["temperature"])
         if self.fold.test is not None:
-            options = EvalOptions(**{**self.eval_options.__dict__, "flip": config.augment.tta_flip,
-                                     "organ_weight": config.misc.organ_weight})
             test = evaluate(selected, self.fold.test, options, context, description="test", cache=self.cache)
             result["test"] = test
             result["test_samples"] = len(self.fold.test)
+            extra["metrics"] = {"split": f"test {self.fold.name}".strip(), "selection": selection,
+                                **{k: test["main"][k] for k in ("accuracy", "mean_class_accuracy", "macro_f1")}}
         if context.is_main:
             if result["test"] is not None:
-                result["confusion_images"] = write_evaluation(result["test"], self.run.plots, "test",
-                                                              f"{self.fold.train.name} {self.fold.name} test".strip())
-                self.run.save_checkpoint(SELECTED, selected, self._metadata(
-                    epoch=selected_epoch, metrics={"split": f"test {self.fold.name}".strip(),
-                                                   "selection": selection,
-                                                   **{k: result["test"]["main"][k] for k in
-                                                      ("accuracy", "mean_class_accuracy", "macro_f1")}}))
+                images = write_evaluation(result["test"], self.run.plots, "test",
+                                          f"{self.fold.train.name} {self.fold.name} test".strip())
+                result["confusion_images"], result["reliability_images"] = images["confusion"], images["reliability"]
+            if extra:
+                self.run.save_checkpoint(SELECTED, selected, self._metadata(epoch=selected_epoch, **extra))
             self.run.write_metrics(self.history)
             plot_curves(self.history, self.run.plots / "curves.png")
             self.run.write_json(RESULT_FILE, result)

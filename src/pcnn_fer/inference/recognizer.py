@@ -16,8 +16,9 @@ import torch
 from PIL import Image
 
 from pcnn_fer.data.images import DEFAULT_MAX_PIXELS, ImageError, load_image
-from pcnn_fer.faces.align import DEFAULT_TEMPLATE, AlignTemplate, align_detection
 from pcnn_fer.faces.detect import Detection, Detector, GivenFaces, create_detector
+from pcnn_fer.faces.framing import METADATA_KEY as FRAMING_KEY
+from pcnn_fer.faces.framing import FaceFraming
 from pcnn_fer.inference.explain import grad_cam, organ_shares
 from pcnn_fer.inference.results import FaceResult
 from pcnn_fer.models.optimize import optimize_for_inference
@@ -27,7 +28,6 @@ from pcnn_fer.models.regions import ORGANS
 ImageInput = str | Path | bytes | Image.Image | np.ndarray
 BACKENDS = ("torch", "onnx")
 ONNX_FILE = "model.onnx"
-TEMPLATE_KEY = "align_template"  # model metadata entry holding the AlignTemplate the model was trained with
 
 # A mirrored face swaps left and right organs: the flipped image's left-eye crop is the original's right eye.
 MIRRORED_ORGANS = [ORGANS.index(o.replace("left_", "@").replace("right_", "left_").replace("@", "right_"))
@@ -56,13 +56,17 @@ class Recognizer:
     `min_score` drops detections scored below it (mtcnn scores are probabilities; haar scores neighbour
     counts). `flip_tta` averages the probabilities of each face and its mirror image. `timings` accumulates
     seconds per stage (decode, detect, align, model, explain) for benchmarks.
+
+    Faces are cut as the model's metadata says (`framing`: landmark template, grey or colour, working
+    resolution), and probabilities are softmax(logits / T) with the calibration temperature T of its metadata;
+    `framing` and `temperature` override them.
     """
 
     def __init__(self, model: PCNN, detector: Detector | str | None = "mtcnn", *, backend: str = "torch",
                  onnx_model: Callable[[torch.Tensor], PCNNOutput] | None = None, device: str | torch.device = "cpu",
-                 flip_tta: bool = False, template: AlignTemplate | None = None, box_margin: float = 0.1,
+                 flip_tta: bool = False, framing: FaceFraming | None = None, box_margin: float = 0.1,
                  batch_size: int = 32, max_pixels: int = DEFAULT_MAX_PIXELS, threads: int | None = None,
-                 min_score: float | None = None) -> None:
+                 min_score: float | None = None, temperature: float | None = None) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         if batch_size < 1:
@@ -81,9 +85,13 @@ class Recognizer:
             # BatchNorm folded and channels-last: the same outputs up to float rounding, much faster on CPUs.
             self._forward = optimize_for_inference(self.model)
         self.detector = self._make_detector(detector)
-        metadata_template = getattr(model, "metadata", {}).get(TEMPLATE_KEY)
-        self.template = template or (AlignTemplate.from_dict(metadata_template) if metadata_template
-                                     else DEFAULT_TEMPLATE)
+        metadata = getattr(model, "metadata", {})
+        self.framing = framing or (FaceFraming.from_dict(metadata[FRAMING_KEY]) if FRAMING_KEY in metadata
+                                   else FaceFraming())
+        self.temperature = float(temperature if temperature is not None
+                                 else metadata.get("calibration", {}).get("temperature", 1.0))
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be positive, got {self.temperature}")
         # Without a detector, images (and boxes given with them) are taken as face crops: no margin is added.
         self.box_margin = 0.0 if detector is None or detector == "none" else box_margin
         self.flip_tta = flip_tta
@@ -95,15 +103,19 @@ class Recognizer:
         self._std = torch.tensor(self.config.std).view(1, 3, 1, 1)
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, detector: Detector | str | None = "mtcnn", *, backend: str = "torch",
-                        device: str | torch.device = "cpu", flip_tta: bool = False, **options) -> Recognizer:
-        """A Recognizer for a model directory (config.json + model.safetensors).
+    def from_pretrained(cls, model: str | Path | None = None, detector: Detector | str | None = "mtcnn", *,
+                        backend: str = "torch", device: str | torch.device = "cpu", flip_tta: bool = False,
+                        **options) -> Recognizer:
+        """A Recognizer for a model directory (config.json + model.safetensors) or a shipped model's name;
+        None takes the default shipped model (see `pcnn-fer models`).
 
         With backend="onnx", the directory's model.onnx is used when present (see `pcnn-fer export`),
         else the model is exported in memory.
         """
+        from pcnn_fer.weights.pretrained import model_directory
         from pcnn_fer.weights.store import load_model
 
+        path = model_directory(model)
         model = load_model(path, device=device)
         onnx_model = None
         onnx_file = Path(path) / ONNX_FILE
@@ -194,8 +206,7 @@ class Recognizer:
             if self.min_score is not None:
                 found = [detection for detection in found if detection.score >= self.min_score]
             for index, detection in enumerate(found):
-                crop, matrix = align_detection(image, detection, self.template, self.config.input_size,
-                                               self.box_margin)
+                crop, matrix = self.framing.cut(image, detection, self.config.input_size, self.box_margin)
                 faces.append(_Face(slot, name, index, detection, crop, matrix))
         self.timings["align"] += time.perf_counter() - start
         for first in range(0, len(faces), self.batch_size):
@@ -261,7 +272,7 @@ class Recognizer:
         with torch.inference_mode():
             for view_index, view in enumerate(views):
                 output = self._forward(view.to(self.device))
-                probabilities.append(output.logits.float().softmax(-1).cpu())
+                probabilities.append((output.logits.float() / self.temperature).softmax(-1).cpu())
                 if output.per_organ_logits is not None:
                     organs = output.per_organ_logits.float().softmax(-1).cpu()
                     organ_probabilities.append(organs[:, MIRRORED_ORGANS] if view_index == 1 else organs)

@@ -1,1 +1,2 @@
-"""Weights: our safetensors directories, the authors' checkpoints, pinned files from the package index."""
+"""Weights: our safetensors directories, the shipped pretrained models, the authors' checkpoints, and pinned
+files from the package index."""

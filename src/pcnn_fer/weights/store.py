@@ -19,15 +19,20 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 
 
-def save_model(model: PCNN, directory: str | Path, metadata: dict | None = None) -> Path:
-    """Write `model` to `directory`; files are written under temporary names and renamed into place."""
+def save_model(model: PCNN, directory: str | Path, metadata: dict | None = None,
+               storage_dtype: torch.dtype | None = None) -> Path:
+    """Write `model` to `directory`; files are written under temporary names and renamed into place.
+
+    `storage_dtype` (e.g. torch.float16, half the size for a model shipped in a wheel) stores floating-point
+    tensors in that type; loading casts them back to the model's float32.
+    """
     from pcnn_fer import __version__
 
     if getattr(model, "inference_only", False):
         raise ValueError("this model was optimised for inference (BatchNorm folded); save the original model")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tensors = {k: _stored(v.detach().cpu(), storage_dtype).contiguous() for k, v in model.state_dict().items()}
     document = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -84,6 +89,10 @@ def load_model(directory: str | Path, device: str | torch.device = "cpu") -> PCN
     model.load_state_dict(state)
     model.metadata = metadata
     return model.to(device).eval()
+
+
+def _stored(tensor: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
+    return tensor.to(dtype) if dtype is not None and tensor.is_floating_point() else tensor
 
 
 def _atomic(path: Path, write) -> None:

@@ -1,9 +1,17 @@
-"""FER2013: `fer2013.csv` with columns emotion, pixels, Usage; 35,887 rows of 48 x 48 grey pixels.
+"""FER2013 in either of its two published layouts; 35,887 faces of 48 x 48 grey pixels.
 
-Labels 0-6 = anger, disgust, fear, happiness, sadness, surprise, neutral. Usage Training / PublicTest /
-PrivateTest become the splits train / val / test. Pixel strings (2,304 numbers each) are parsed in bulk
-with numpy rather than number by number, so the whole file reads in under two seconds
-(benchmarks/bench_data.py measures it).
+- `fer2013.csv` with columns emotion, pixels, Usage: labels 0-6 = anger, disgust, fear, happiness, sadness,
+  surprise, neutral. Pixel strings (2,304 numbers each) are parsed in bulk with numpy rather than number by
+  number, so the whole file reads in under two seconds (benchmarks/bench_data.py measures it). Keys are row
+  numbers such as `row00003`.
+- Kaggle's image folders `train/<class>/Training_*.jpg` and `test/<class>/PublicTest_*.jpg|PrivateTest_*.jpg`
+  with class folders angry, disgust, fear, happy, sad, surprise, neutral. The class is the folder name; the
+  Usage is the file-name prefix, since test/ mixes two splits. The numbers in these names are not unique
+  (`Training_52789098.jpg` is in both neutral/ and surprise/, different faces), so keys carry the class folder:
+  `neutral/Training_52789098`. Directories are only listed, never decoded, so reading stays fast.
+
+Either way Usage Training / PublicTest / PrivateTest becomes the split train / val / test. When a root holds
+both, the CSV is read.
 """
 
 from __future__ import annotations
@@ -16,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from pcnn_fer.data.bad_input import BadInputPolicy, DatasetError
-from pcnn_fer.data.labels import FER2013_CLASSES
+from pcnn_fer.data.images import IMAGE_SUFFIXES
+from pcnn_fer.data.labels import FER2013_CLASSES, canonical_name
 from pcnn_fer.data.sample import Sample, SampleSet
 
 CSV_NAME = "fer2013.csv"
@@ -24,6 +33,8 @@ COLUMNS = ("emotion", "pixels", "Usage")
 SIDE = 48
 PIXELS_PER_ROW = SIDE * SIDE
 USAGE_SPLITS = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
+# Kaggle image folders: the Usages each top folder may hold.
+FOLDER_USAGES = {"train": ("Training",), "test": ("PublicTest", "PrivateTest")}
 _CHUNK_ROWS = 64  # small enough for the working arrays to stay in cache
 
 
@@ -193,10 +204,84 @@ def _row_problem(text: bytes) -> str | None:
     return None
 
 
+def find_folders(root: Path) -> dict[str, Path]:
+    """The Kaggle `train/` and `test/` folders found in `root` (or `root/fer2013/`); empty when there are none."""
+    for base in (root, root / "fer2013"):
+        found = {name: base / name for name in FOLDER_USAGES if (base / name).is_dir()}
+        if found:
+            return found
+    return {}
+
+
+def read_folders(folders: dict[str, Path], policy: BadInputPolicy) -> list[Sample]:
+    """Samples from the Kaggle image folders, sorted by folder and name; bad entries go through `policy`.
+
+    Only directory entries are consulted (no stat per file, no decoding), so the 35,887 files list quickly.
+    """
+    samples: list[Sample] = []
+    owner: dict[str, Path] = {}
+    for top, folder in folders.items():
+        for class_entry in _listing(folder, policy):
+            class_dir = Path(class_entry.path)
+            if not class_entry.is_dir():
+                policy.reject(class_dir, f"not a class folder (expected {top}/<class>/ folders only)")
+                continue
+            label = _folder_label(class_dir.name)
+            if label is None:
+                policy.reject(class_dir, f"class folder {class_dir.name!r} is not one of FER2013's classes "
+                                         f"(angry, disgust, fear, happy, sad, surprise, neutral)")
+                continue
+            for entry in _listing(class_dir, policy):
+                path = Path(entry.path)
+                usage = entry.name.split("_", 1)[0]
+                if not entry.is_file():
+                    policy.reject(path, "not an image file (class folders hold images only)")
+                elif path.suffix.lower() not in IMAGE_SUFFIXES:
+                    policy.reject(path, f"not an image file (expected one of {', '.join(IMAGE_SUFFIXES)})")
+                elif usage not in FOLDER_USAGES[top]:
+                    policy.reject(path, f"file name starts with {usage!r}, not with "
+                                        f"{' or '.join(u + '_' for u in FOLDER_USAGES[top])} as {top}/ files do")
+                elif (key := f"{class_dir.name}/{path.stem}") in owner:
+                    policy.reject(path, f"same name as {owner[key]} apart from the suffix")
+                else:
+                    owner[key] = path
+                    samples.append(Sample(path, label, key, None, {"split": USAGE_SPLITS[usage], "usage": usage}))
+    return samples
+
+
+def _listing(folder: Path, policy: BadInputPolicy) -> list[os.DirEntry]:
+    """The entries of `folder` (hidden ones left out) in name order; an unlistable folder is rejected whole."""
+    try:
+        with os.scandir(folder) as entries:
+            return sorted((e for e in entries if not e.name.startswith(".")), key=lambda e: e.name)
+    except OSError as error:
+        policy.reject(folder, f"cannot list the folder: {error.strerror or error}")
+        return []
+
+
+def _folder_label(name: str) -> int | None:
+    """FER2013's index for a class folder name (angry, Happy, ...), or None for a name that is not one."""
+    try:
+        return FER2013_CLASSES.index(canonical_name(name))
+    except ValueError:
+        return None
+
+
 def read(root: Path, *, skip_bad: bool = False) -> SampleSet:
-    """FER2013 with its official split (Training -> train, PublicTest -> val, PrivateTest -> test)."""
+    """FER2013 with its official split (Training -> train, PublicTest -> val, PrivateTest -> test).
+
+    Reads fer2013.csv when `root` is or holds it, else Kaggle's train/ and test/ image folders.
+    """
     policy = BadInputPolicy("fer2013", skip_bad)
-    rows = parse_csv(find_csv(root), policy)
+    try:
+        csv_path = find_csv(root)
+    except FileNotFoundError:
+        folders = find_folders(root)
+        if not folders:
+            raise FileNotFoundError(f"{root}: neither {CSV_NAME} nor the image folders train/<class>/ and "
+                                    f"test/<class>/ found") from None
+        return SampleSet("fer2013", FER2013_CLASSES, read_folders(folders, policy), policy.report())
+    rows = parse_csv(csv_path, policy)
     samples = [Sample(rows.pixels[i], int(rows.labels[i]), f"row{rows.positions[i]:05d}", None,
                       {"split": USAGE_SPLITS[rows.usage[i]], "usage": rows.usage[i]})
                for i in range(len(rows.labels))]

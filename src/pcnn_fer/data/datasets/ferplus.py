@@ -6,7 +6,9 @@ Two layouts are read:
   `ferNNNNNNN.png` names count named rows only, and rows with an empty name (173 of them) are images FERPlus
   left out, so the name cannot be turned into a row number;
 - the image folders `FER2013Train/`, `FER2013Valid/`, `FER2013Test/`, each with a header-less `label.csv`
-  of `name, face box, 10 votes`.
+  of `name, face box, 10 votes`. When `fer2013new.csv` sits beside the folders its votes are used (Microsoft
+  updated them in 2017; the committed `label.csv` files are the 2016 votes and differ on 1,601 images), joined
+  through its image-name column; `votes="label_csv"` takes the folders' own files instead.
 
 Label modes follow Microsoft's FERPlus reference rules (see `votes_to_distribution`).
 """
@@ -27,7 +29,8 @@ VOTES_CSV = "fer2013new.csv"
 VOTE_COLUMNS = (*FERPLUS_CLASSES, "unknown", "NF")
 CSV_COLUMNS = ("Usage", "Image name", *VOTE_COLUMNS)
 FOLDERS = {"FER2013Train": "train", "FER2013Valid": "val", "FER2013Test": "test"}
-MODES = ("majority", "probability", "crossentropy", "multi_target")
+MODES = ("majority", "probability", "crossentropy", "multi_target", "argmax")
+VOTE_SOURCES = ("auto", "fer2013new", "label_csv")
 EMOTIONS = len(FERPLUS_CLASSES)
 
 
@@ -38,9 +41,14 @@ def votes_to_distribution(votes: np.ndarray, mode: str) -> np.ndarray | None:
     - majority: keep only if the top column holds more than half of `total`;
     - probability / crossentropy: take the largest columns (ties together) until they hold 75 % of `total`,
       at most 3 of them, stopping at unknown / not-a-face; drop unless the taken columns hold over half;
-    - multi_target: every column with at least 30 % of `total`; drop unless they hold over half.
+    - multi_target: every column with at least 30 % of `total`; drop unless they hold over half;
+    - argmax: the column with the most votes (all votes counted, the first on a tie), however few: the looser
+      "argmax of the votes" protocol that scores every image whose top vote is an emotion.
     An image whose chosen top column is unknown or not-a-face is dropped. The result sums to 1.
     """
+    if mode == "argmax":
+        top = int(np.argmax(votes))
+        return np.eye(EMOTIONS)[top] if votes[top] > 0 and top < EMOTIONS else None
     raw = np.where(votes > 1, votes, 0).astype(np.float64)
     total = raw.sum()
     chosen = np.zeros_like(raw)
@@ -87,18 +95,26 @@ def _take_largest(raw: np.ndarray, total: float, chosen: np.ndarray) -> bool:
 
 
 def read(root: Path, *, skip_bad: bool = False, mode: str = "majority", contempt: bool = True,
-         fer2013_csv: str | None = None) -> SampleSet:
+         fer2013_csv: str | None = None, votes: str = "auto") -> SampleSet:
     """FERPlus with its official split; `mode` picks the label rule, contempt=False gives the 7-class setting.
 
-    Majority mode yields class indices; the other modes yield distributions. In the 7-class setting an image
-    whose label is contempt is left out and distributions are renormalised over the other seven.
+    Majority and argmax modes yield class indices; the other modes yield distributions. In the 7-class setting an image
+    whose label is contempt is left out and distributions are renormalised over the other seven. With the image
+    folders, `votes` says whose votes label them: "fer2013new" (the default when that file sits beside the
+    folders) or "label_csv" (the folders' own, older files).
     """
     if mode not in MODES:
         raise ValueError(f"FERPlus label mode {mode!r}; expected one of {', '.join(MODES)}")
+    if votes not in VOTE_SOURCES:
+        raise ValueError(f"FERPlus votes {votes!r}; expected one of {', '.join(VOTE_SOURCES)}")
     policy = BadInputPolicy("ferplus", skip_bad)
     folders = _find_folders(root)
     if folders:
-        rows = _folder_rows(folders, policy)
+        votes_csv = next(iter(folders.values())).parent / VOTES_CSV
+        if votes == "fer2013new" and not votes_csv.is_file():
+            raise FileNotFoundError(f"{votes_csv}: votes=fer2013new needs {VOTES_CSV} beside the image folders")
+        by_name = (_votes_by_name(votes_csv, policy) if votes != "label_csv" and votes_csv.is_file() else None)
+        rows = _folder_rows(folders, policy, by_name)
     else:
         rows = _csv_rows(root, Path(fer2013_csv).expanduser() if fer2013_csv else None, policy)
     classes = FERPLUS_CLASSES if contempt else FERPLUS_CLASSES[:-1]
@@ -110,7 +126,8 @@ def read(root: Path, *, skip_bad: bool = False, mode: str = "majority", contempt
             distribution = seven / seven.sum() if seven.sum() > 0 else None
         if distribution is None:
             continue
-        label = int(np.argmax(distribution)) if mode == "majority" else tuple(float(p) for p in distribution)
+        label = (int(np.argmax(distribution)) if mode in ("majority", "argmax")
+                 else tuple(float(p) for p in distribution))
         samples.append(Sample(source, label, key, None, {"split": split}))
     return SampleSet("ferplus", classes, samples, policy.report())
 
@@ -131,22 +148,16 @@ def _parse_votes(fields: list[str], where: Path, line: int, policy: BadInputPoli
     return np.array([int(f) for f in fields], dtype=np.int64)
 
 
-def _csv_rows(root: Path, fer2013_csv: Path | None, policy: BadInputPolicy):
-    """(key, pixels, split, votes) for every named row of fer2013new.csv, pixels from the same row of fer2013.csv."""
-    votes_path = fer2013.find_csv(root, VOTES_CSV)
-    pixels_path = fer2013_csv or _find_fer2013(votes_path.parent)
-    pixel_rows = fer2013.parse_csv(pixels_path, policy)
-    row_of_position = {int(p): i for i, p in enumerate(pixel_rows.positions)}
+def _vote_records(votes_path: Path, policy: BadInputPolicy):
+    """(row position, line, usage, name, votes) for every named, well-formed row of fer2013new.csv; also the count
+    of data rows, returned first."""
     with open(votes_path, newline="", encoding="utf-8-sig") as handle:
         records = list(csv.reader(handle))
     header = [c.strip() for c in records[0]] if records else []
     if header != list(CSV_COLUMNS):
         raise DatasetError(f"{votes_path}:1: columns {header}; expected {list(CSV_COLUMNS)}")
     data = [r for r in records[1:] if r]
-    if len(data) != pixel_rows.total_rows:
-        raise DatasetError(f"{votes_path}: {len(data)} rows but {pixels_path} has {pixel_rows.total_rows}; "
-                           f"FERPlus is joined "
-                           f"to fer2013.csv by row position, so both must be the complete original files")
+    yield len(data)
     for position, record in enumerate(data):
         line = position + 2
         if len(record) != len(CSV_COLUMNS):
@@ -161,6 +172,34 @@ def _csv_rows(root: Path, fer2013_csv: Path | None, policy: BadInputPolicy):
         if usage not in fer2013.USAGE_SPLITS:
             policy.reject(votes_path, f"Usage {usage!r} is not one of {', '.join(fer2013.USAGE_SPLITS)}", line)
             continue
+        yield position, line, usage, name, votes
+
+
+def _votes_by_name(votes_path: Path, policy: BadInputPolicy) -> dict[str, tuple[str, np.ndarray]]:
+    """Image name -> (Usage, votes) from fer2013new.csv. Four names occur twice; the earlier row is kept: for the
+    one pair whose votes differ (fer0033120), the image on disk is a face, Microsoft's own label.csv carries the
+    earlier row's votes, and the later row is ten not-a-face votes."""
+    records = _vote_records(votes_path, policy)
+    next(records)
+    by_name: dict[str, tuple[str, np.ndarray]] = {}
+    for _, _, usage, name, votes in records:
+        by_name.setdefault(name, (usage, votes))
+    return by_name
+
+
+def _csv_rows(root: Path, fer2013_csv: Path | None, policy: BadInputPolicy):
+    """(key, pixels, split, votes) for every named row of fer2013new.csv, pixels from the same row of fer2013.csv."""
+    votes_path = fer2013.find_csv(root, VOTES_CSV)
+    pixels_path = fer2013_csv or _find_fer2013(votes_path.parent)
+    pixel_rows = fer2013.parse_csv(pixels_path, policy)
+    row_of_position = {int(p): i for i, p in enumerate(pixel_rows.positions)}
+    records = _vote_records(votes_path, policy)
+    total = next(records)
+    if total != pixel_rows.total_rows:
+        raise DatasetError(f"{votes_path}: {total} rows but {pixels_path} has {pixel_rows.total_rows}; "
+                           f"FERPlus is joined "
+                           f"to fer2013.csv by row position, so both must be the complete original files")
+    for position, line, usage, name, votes in records:
         row = row_of_position.get(position)
         if row is None:
             policy.reject(votes_path, f"{name}: its fer2013.csv row ({position + 2}) was unusable", line)
@@ -180,8 +219,10 @@ def _find_fer2013(folder: Path) -> Path:
                             f"takes its pixels from it); pass fer2013_csv=PATH")
 
 
-def _folder_rows(folders: dict[str, Path], policy: BadInputPolicy):
-    """(key, image path, split, votes) from FER2013Train|Valid|Test/label.csv."""
+def _folder_rows(folders: dict[str, Path], policy: BadInputPolicy,
+                 by_name: dict[str, tuple[str, np.ndarray]] | None = None):
+    """(key, image path, split, votes) for the images FER2013Train|Valid|Test/label.csv list; votes from `by_name`
+    (fer2013new.csv) when given, else from label.csv."""
     for folder_name, folder in folders.items():
         label_file = folder / "label.csv"
         with open(label_file, newline="", encoding="utf-8-sig") as handle:
@@ -193,11 +234,21 @@ def _folder_rows(folders: dict[str, Path], policy: BadInputPolicy):
                     policy.reject(label_file, f"expected name, face box and {len(VOTE_COLUMNS)} votes, "
                                               f"got {len(record)} fields", line)
                     continue
-                votes = _parse_votes(record[-len(VOTE_COLUMNS):], label_file, line, policy)
+                name, split = record[0].strip(), FOLDERS[folder_name]
+                if by_name is None:
+                    votes = _parse_votes(record[-len(VOTE_COLUMNS):], label_file, line, policy)
+                elif name not in by_name:
+                    policy.reject(label_file, f"{name} has no row in {VOTES_CSV}", line)
+                    continue
+                else:
+                    usage, votes = by_name[name]
+                    if fer2013.USAGE_SPLITS[usage] != split:
+                        policy.reject(label_file, f"{name} is in {folder_name} but {VOTES_CSV} says {usage}", line)
+                        continue
                 if votes is None:
                     continue
-                path = folder / record[0].strip()
+                path = folder / name
                 if not path.is_file():
                     policy.reject(path, f"image listed at {label_file.name}:{line} is missing")
                     continue
-                yield path.stem, path, FOLDERS[folder_name], votes
+                yield path.stem, path, split, votes

@@ -1,0 +1,114 @@
+"""Turn a finished FERPlus training run into a shipped pretrained entry of the package.
+
+    python scripts/ship_model.py runs/ferplus-default --name pcnn_mbv2_ferplus --data-root ../shared/data/ferplus
+
+What it measures and writes into the entry's metadata (config.json), printing each figure:
+- validation (FER2013Valid, the split the run selected on) and test (FER2013Test) metrics under the majority
+  rule, and test under the looser "argmax of the votes" rule, each with its protocol named;
+- a calibration temperature fitted on validation, and ECE / NLL before and after on test; the reliability
+  diagram and the confusion matrices go to the run's plots/ folder;
+- that float16 storage (half the wheel size) keeps the predictions: top-1 agreement with float32 on test;
+- the framing the Recognizer must apply (FER2013's, see benchmarks/measure_framing.py), training data and terms,
+  the recipe, the commit, and the training figures (wall time, images/s, epochs, selected epoch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from pcnn_fer.data.datasets import load_dataset
+from pcnn_fer.engine.evaluate import MAIN, EvalOptions, collect_logits, evaluate, fit_calibration, write_evaluation
+from pcnn_fer.faces.framing import FER2013_FRAMING
+from pcnn_fer.weights.store import load_model, save_model
+
+SHIPPED = Path(__file__).resolve().parents[1] / "src" / "pcnn_fer" / "weights" / "shipped"
+TERMS = ("FER+ labels: MIT licence, Microsoft. FER2013 faces (Goodfellow et al. 2013): no stated licence, "
+         "web-sourced, research use; cite Goodfellow et al. 2013 (arXiv:1307.0414) and Barsoum et al. 2016 "
+         "(arXiv:1608.01041)")
+KEPT = ("count", "accuracy", "mean_class_accuracy", "macro_f1", "per_class", "confusion", "class_names")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", type=Path, help="a finished training run directory")
+    parser.add_argument("--name", required=True, help="the shipped entry's name")
+    parser.add_argument("--data-root", default="../shared/data/ferplus")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    model = load_model(args.run / "selected")
+    history = [json.loads(line) for line in (args.run / "metrics.jsonl").read_text().splitlines() if line]
+    result = json.loads((args.run / "result.json").read_text())
+    majority = load_dataset("ferplus", args.data_root)
+    argmax = load_dataset("ferplus", args.data_root, mode="argmax")
+    val, test, test_argmax = majority.where(split="val"), majority.where(split="test"), argmax.where(split="test")
+    options = EvalOptions(batch_size=256, workers=2)
+
+    calibration = fit_calibration(model, val, options, "val")
+    calibrated = replace(options, temperature=calibration["temperature"])
+    figures = {"val": evaluate(model, val, options, description="val")[MAIN],
+               "test": evaluate(model, test, calibrated, description="test")[MAIN],
+               "test_vote_argmax": evaluate(model, test_argmax, options, description="test argmax")[MAIN]}
+    protocols = {"val": "FERPlus Valid (PublicTest), majority vote, 8 classes",
+                 "test": "FERPlus Test (PrivateTest), majority vote, 8 classes",
+                 "test_vote_argmax": "FERPlus Test, argmax of the votes (every image whose top vote is an emotion)"}
+    calibration.update({"test_ece": figures["test"]["ece"], "test_ece_calibrated": figures["test"]["ece_calibrated"],
+                        "test_nll": figures["test"]["nll"], "test_nll_calibrated": figures["test"]["nll_calibrated"]})
+    write_evaluation({MAIN: figures["test"]}, args.run / "plots", "shipped_test", "FERPlus Test (majority)")
+    write_evaluation({MAIN: figures["test_vote_argmax"]}, args.run / "plots", "shipped_test_argmax",
+                     "FERPlus Test (argmax of votes)")
+
+    entry = SHIPPED / args.name
+    selected = model.metadata
+    metadata = {
+        "name": args.name,
+        "summary": "PCNN with MobileNetV2 trunks (ImageNet start) trained on FERPlus on a 2-core CPU",
+        "dataset": "ferplus",
+        "training_data": {"name": "FERPlus: FER2013 faces with the FER+ votes of fer2013new.csv",
+                          "protocol": "majority vote, 8 classes (contempt included), official splits",
+                          "splits": {s: sum(x.tags["split"] == s for x in majority) for s in ("train", "val", "test")},
+                          "terms": TERMS},
+        "framing": FER2013_FRAMING.to_dict(),
+        "input": {"colour": "grey (replicated to 3 channels)", "size": model.config.input_size,
+                  "mean": list(model.config.mean), "std": list(model.config.std),
+                  "face": "FER2013's loose crop: the median landmark positions of FER2013 faces, cut at 48 px and "
+                          "enlarged to the input size"},
+        "recipe": selected.get("recipe"), "recipe_file": "configs/ferplus_cpu.yaml",
+        "git_revision": selected.get("git_revision"),
+        "selection": {"split": "val", "metric": selected.get("selection_metric", "accuracy"),
+                      "epoch": result["selected_epoch"]},
+        "training": {"epochs": len(history), "wall_time_s": round(sum(r["epoch_time_s"] for r in history)),
+                     "train_images_per_s": round(sum(r["train_images_per_s"] for r in history) / len(history), 1),
+                     "machine": "2 CPU cores, no GPU"},
+        "metrics": {k: {"protocol": protocols[k], **{key: v[key] for key in KEPT}} for k, v in figures.items()},
+        "calibration": calibration,
+    }
+    save_model(model, entry, metadata, storage_dtype=torch.float16)
+
+    shipped = load_model(entry)
+    full, _ = collect_logits(model, test, options)
+    half, targets = collect_logits(shipped, test, options)
+    agreement = float((full.argmax(1) == half.argmax(1)).double().mean())
+    accuracy_half = float((half.argmax(1) == targets).double().mean())
+    print(f"float16 storage: top-1 agreement with float32 on test {100 * agreement:.2f} %, accuracy "
+          f"{100 * accuracy_half:.2f} % (float32 {100 * figures['test']['accuracy']:.2f} %)")
+    for k, v in figures.items():
+        print(f"{protocols[k]}: {v['count']} faces, accuracy {100 * v['accuracy']:.2f} %, mean class accuracy "
+              f"{100 * v['mean_class_accuracy']:.2f} %, macro-F1 {100 * v['macro_f1']:.2f} %")
+    print(f"calibration: T = {calibration['temperature']:.4f}; test ECE {100 * calibration['test_ece']:.2f} % -> "
+          f"{100 * calibration['test_ece_calibrated']:.2f} %, NLL {calibration['test_nll']:.4f} -> "
+          f"{calibration['test_nll_calibrated']:.4f}")
+    print("test confusion (rows true, columns predicted):", figures["test"]["class_names"])
+    for row in figures["test"]["confusion"]:
+        print("  ", row)
+    print(f"training: {metadata['training']}, selected epoch {result['selected_epoch']}")
+    print(f"shipped: {entry} ({sum(f.stat().st_size for f in entry.iterdir()) / 1e6:.1f} MB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""Models shipped inside the package, each a named entry that carries its own metadata, as torchvision's weight
+enums do: `Pretrained.DEFAULT.load()`, `Pretrained.PCNN_MBV2_FERPLUS.metadata["metrics"]`.
+
+An entry is an ordinary model directory (config.json + model.safetensors) under `weights/shipped/`: the metadata
+lives in its config.json alone (classes, input convention and framing, training data and terms, recipe,
+commit, metrics, calibration), so nothing here can disagree with the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+from pcnn_fer.models.pcnn import PCNN, PCNNConfig
+from pcnn_fer.weights.store import load_model, read_config
+
+
+@dataclass(frozen=True)
+class PretrainedEntry:
+    """One shipped model: its name (what `--model NAME` takes) and its folder under weights/shipped/."""
+
+    name: str
+    folder: str
+
+    @property
+    def path(self) -> Path:
+        return Path(str(resources.files("pcnn_fer.weights") / "shipped" / self.folder))
+
+    @cached_property
+    def _document(self) -> tuple[PCNNConfig, dict]:
+        return read_config(self.path)
+
+    @property
+    def config(self) -> PCNNConfig:
+        return self._document[0]
+
+    @property
+    def metadata(self) -> dict:
+        return self._document[1]
+
+    def load(self, device: str | torch.device = "cpu") -> PCNN:
+        return load_model(self.path, device=device)
+
+
+class Pretrained(Enum):
+    """The shipped models; DEFAULT is what `pcnn-fer predict` and `Recognizer.from_pretrained()` use."""
+
+    PCNN_MBV2_FERPLUS = PretrainedEntry("pcnn_mbv2_ferplus", "pcnn_mbv2_ferplus")
+    DEFAULT = PCNN_MBV2_FERPLUS
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [member.value.name for member in cls]  # iteration skips the DEFAULT alias
+
+    @classmethod
+    def get(cls, name: str) -> PretrainedEntry:
+        for member in cls:
+            if member.value.name == name:
+                return member.value
+        raise KeyError(f"no pretrained model named {name!r}; shipped: {', '.join(cls.names())}")
+
+
+def model_directory(model: str | Path | None) -> Path:
+    """A model directory from what a user gives: None (the default model), a shipped model's name, or a path."""
+    if model is None:
+        return Pretrained.DEFAULT.value.path
+    if isinstance(model, str) and model in Pretrained.names():
+        return Pretrained.get(model).path
+    return Path(model)

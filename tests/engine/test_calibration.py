@@ -1,0 +1,207 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from shapes import CLASSES, make_shapes, write_shapes_tree
+from test_train import tiny_config
+
+from pcnn_fer.cli.main import main
+from pcnn_fer.engine.calibration import expected_calibration_error, fit_temperature, reliability_bins
+from pcnn_fer.engine.distributed import DistContext
+from pcnn_fer.engine.evaluate import EvalOptions, collect_logits, evaluate, fit_calibration, write_evaluation
+from pcnn_fer.engine.metrics import confusion_matrix
+from pcnn_fer.engine.train import train
+from pcnn_fer.models import create_model
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny batches: one intra-op thread is as fast, and immune to oversubscription."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def drawn(count: int, temperature: float, seed: int = 0, scale: float = 3.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random logits z and labels drawn from softmax(z / temperature): z is calibrated at that temperature."""
+    generator = torch.Generator().manual_seed(seed)
+    logits = torch.randn(count, 5, generator=generator) * scale
+    labels = torch.multinomial(torch.softmax(logits / temperature, dim=1), 1, generator=generator).squeeze(1)
+    return logits, labels
+
+
+@pytest.mark.parametrize("true_temperature", [0.5, 2.5])
+def test_fit_temperature_recovers_the_temperature_labels_were_drawn_at(true_temperature):
+    logits, labels = drawn(5000, true_temperature)
+    assert fit_temperature(logits, labels) == pytest.approx(true_temperature, rel=0.1)
+
+
+def test_fit_temperature_is_one_without_usable_input_and_finite_on_separable_data():
+    labels = torch.arange(6) % 3
+    assert fit_temperature(torch.empty(0, 3), torch.empty(0, dtype=torch.int64)) == 1.0
+    assert fit_temperature(torch.full((6, 3), float("nan")), labels) == 1.0
+    separable = fit_temperature(10 * F.one_hot(labels, 3).float(), labels)
+    assert np.isfinite(separable) and 0 < separable < 1  # all right: sharpening helps, within bounds
+
+
+def test_ece_is_near_zero_when_calibrated_and_clearly_higher_when_over_confident():
+    logits, labels = drawn(20000, 1.0, scale=2.0)
+    assert expected_calibration_error(reliability_bins(logits, labels)) < 0.02
+    assert expected_calibration_error(reliability_bins(3 * logits, labels)) > 0.1
+
+
+def test_ece_equals_the_hand_computed_value():
+    # Bins (count, confidence sum, correct): 2 samples at mean confidence 0.9, 1 right; 1 at 0.5, right.
+    bins = [[2, 1.8, 1], [0, 0, 0], [1, 0.5, 1]]
+    assert expected_calibration_error(bins) == pytest.approx((2 / 3) * abs(0.5 - 0.9) + (1 / 3) * abs(1 - 0.5))
+    assert expected_calibration_error(np.zeros((15, 3))) == 0.0
+
+
+def test_bins_place_confidences_and_count_correct_predictions():
+    logits = torch.tensor([[100.0, 0, 0], [0, 100.0, 0], [0.0, 0, 0]])  # confident right, confident wrong, 1/3
+    bins = reliability_bins(logits, torch.tensor([0, 0, 0]), bins=10)
+    assert bins[9].tolist() == [2, pytest.approx(2.0), 1]
+    assert bins[3].tolist() == [1, pytest.approx(1 / 3), 1]  # argmax of a tie is class 0
+    assert bins.sum(dim=0)[0] == 3
+
+
+def test_bins_of_two_halves_sum_to_the_bins_of_the_whole():
+    logits, labels = drawn(1001, 1.5, seed=3)
+    halves = reliability_bins(logits[:400], labels[:400]) + reliability_bins(logits[400:], labels[400:])
+    whole = reliability_bins(logits, labels)
+    assert torch.equal(halves[:, [0, 2]], whole[:, [0, 2]])  # counts are exact
+    torch.testing.assert_close(halves, whole)
+
+
+def test_a_temperature_fitted_on_val_lowers_nll_on_val_and_on_held_out_data():
+    logits, labels = drawn(4000, 2.0, seed=5)  # the logits are twice as sharp as the labels warrant
+    val, test = slice(0, 2000), slice(2000, None)
+    temperature = fit_temperature(logits[val], labels[val])
+    for part in (val, test):
+        before = F.cross_entropy(logits[part], labels[part])
+        after = F.cross_entropy(logits[part] / temperature, labels[part])
+        assert after < before - 0.05
+    ece_before = expected_calibration_error(reliability_bins(logits[test], labels[test]))
+    assert expected_calibration_error(reliability_bins(logits[test] / temperature, labels[test])) < ece_before / 2
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """An untrained 48 px model, and shape images split into a val and a test part."""
+    torch.manual_seed(0)
+    model = create_model("pcnn_mbv2", class_names=CLASSES, input_size=48)
+    samples = make_shapes(train_per_class=4, test_per_class=3, size=48)
+    val = samples.subset([s for s in samples if s.tags["split"] == "train"])
+    test = samples.subset([s for s in samples if s.tags["split"] == "test"])
+    return model, val, test
+
+
+def test_evaluate_reports_ece_and_nll_before_and_after_the_fitted_temperature(tiny, tmp_path):
+    model, val, test = tiny
+    options = EvalOptions(batch_size=5, show_progress=False)
+    calibration = fit_calibration(model, val, options, "val")
+    assert calibration["fitted_on"] == "val" and calibration["temperature"] > 0
+    assert calibration["val_nll_calibrated"] < calibration["val_nll"]
+    plain = evaluate(model, test, options)["main"]
+    assert {"ece", "nll", "reliability"} <= set(plain) and "ece_calibrated" not in plain
+    scaled = EvalOptions(batch_size=5, show_progress=False, temperature=calibration["temperature"])
+    results = evaluate(model, test, scaled)
+    main = results["main"]
+    for key in ("ece", "ece_calibrated"):
+        assert 0 <= main[key] <= 1
+    assert main["ece"] == pytest.approx(plain["ece"]) and main["nll"] == pytest.approx(plain["nll"])
+    assert main["temperature"] == calibration["temperature"]
+    assert sum(row[0] for row in main["reliability_calibrated"]) == main["count"] == len(test)
+    # The same data path: val scored at the fitted temperature gives the NLL the fit reported.
+    on_val = evaluate(model, val, scaled)["main"]
+    assert on_val["nll_calibrated"] == pytest.approx(calibration["val_nll_calibrated"], rel=1e-4)
+    json.dumps(results)
+    images = write_evaluation(results, tmp_path, "test", "shapes test")
+    picture = tmp_path / "test_reliability.png"
+    assert images["reliability"] == {"main": str(picture)}
+    assert picture.read_bytes().startswith(PNG_SIGNATURE)
+    with Image.open(picture) as image:
+        image.verify()
+
+
+def test_collected_logits_give_the_predictions_evaluate_counts(tiny):
+    model, _, test = tiny
+    options = EvalOptions(batch_size=4, flip=True, show_progress=False)
+    logits, targets = collect_logits(model, test, options)
+    assert logits.shape == (len(test), len(CLASSES))
+    assert targets.tolist() == [s.label for s in test]
+    counted = confusion_matrix(targets.numpy(), logits.argmax(dim=1).numpy(), len(CLASSES))
+    assert counted.tolist() == evaluate(model, test, options)["main"]["confusion"]
+
+
+class OneOfTwo(DistContext):
+    """A process of a world of two whose reductions the test does by hand."""
+
+    def sum(self, tensor: torch.Tensor) -> torch.Tensor:
+        return tensor
+
+
+def test_each_process_fills_in_its_own_share_of_the_collected_logits(tiny):
+    model, _, test = tiny
+    options = EvalOptions(batch_size=4, show_progress=False)
+    shares = [collect_logits(model, test, options, OneOfTwo(rank=rank, world_size=2)) for rank in (0, 1)]
+    logits, targets = collect_logits(model, test, options)
+    torch.testing.assert_close(shares[0][0] + shares[1][0], logits)
+    assert torch.equal(shares[0][1] + shares[1][1], targets)
+
+
+def test_training_keeps_the_temperature_fitted_on_val_and_reports_ece(tmp_path):
+    config = tiny_config(tmp_path, **{"misc.select": "val", "data.val_fraction": 0.25})
+    run = train(config, samples=make_shapes(train_per_class=8, test_per_class=2, size=48))
+    calibration = json.loads((run / "selected" / "config.json").read_text())["metadata"]["calibration"]
+    assert calibration["fitted_on"] == "val" and calibration["temperature"] > 0
+    assert calibration["val_nll_calibrated"] <= calibration["val_nll"]
+    result = json.loads((run / "result.json").read_text())
+    assert result["calibration"] == calibration
+    assert result["test"]["main"]["temperature"] == calibration["temperature"]
+    assert {"ece", "ece_calibrated", "nll", "nll_calibrated"} <= set(result["test"]["main"])
+    assert (run / "plots" / "test_reliability.png").read_bytes().startswith(PNG_SIGNATURE)
+    report = (run / "report.md").read_text()
+    assert "ECE" in report and "plots/test_reliability.png" in report
+
+
+@pytest.fixture(scope="module")
+def folder_with_val(tmp_path_factory):
+    """A folder dataset with train, val and test splits, and an untrained model saved with a temperature."""
+    root = tmp_path_factory.mktemp("calibrated")
+    data = write_shapes_tree(root / "data", train_per_class=1, test_per_class=3, size=48)
+    write_shapes_tree(root / "more", train_per_class=1, test_per_class=3, size=48, seed=1)
+    (root / "more" / "test").rename(data / "val")
+    torch.manual_seed(0)
+    model = create_model("pcnn_mbv2", class_names=CLASSES, input_size=48)
+    kept = {"temperature": 0.5, "fitted_on": "val", "val_nll": 1.2, "val_nll_calibrated": 1.1}
+    return data, model.save_pretrained(root / "model", metadata={"calibration": kept})
+
+
+@pytest.mark.parametrize("flag", [[], ["--calibrate-on", "val"]])
+def test_eval_prints_ece_before_and_after_a_kept_or_fitted_temperature(folder_with_val, tmp_path, capsys, flag):
+    data, model = folder_with_val
+    out = tmp_path / "eval"
+    assert main(["eval", "--model", str(model), "--dataset", "folder", "--data-root", str(data), "--workers", "0",
+                 "--quiet", "--output", str(out), *flag]) == 0
+    printed = capsys.readouterr().out
+    metrics = json.loads((out / "test.json").read_text())
+    assert "ece_calibrated" in metrics and "ECE" in printed and "→" in printed
+    if flag:  # fitted afresh on the dataset's val split, not the one the model keeps
+        assert metrics["temperature"] != 0.5 and "val NLL 1.2000" not in printed
+    else:
+        assert metrics["temperature"] == 0.5 and "val NLL 1.2000 → 1.1000" in printed
+    assert (out / "test_reliability.png").is_file()
+
+
+def test_eval_refuses_to_calibrate_on_the_split_it_scores(folder_with_val, capsys):
+    data, model = folder_with_val
+    assert main(["eval", "--model", str(model), "--dataset", "folder", "--data-root", str(data),
+                 "--calibrate-on", "test", "--quiet"]) == 2
+    assert "--calibrate-on test would fit the temperature on the very samples" in capsys.readouterr().err

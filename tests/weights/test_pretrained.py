@@ -1,0 +1,99 @@
+"""The shipped default model: there, complete in its metadata, as accurate as its model card says, used by default."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from safetensors import safe_open
+
+from pcnn_fer.cli.main import main
+from pcnn_fer.data.datasets import load_dataset
+from pcnn_fer.data.labels import FERPLUS_CLASSES
+from pcnn_fer.engine.evaluate import MAIN, EvalOptions, evaluate
+from pcnn_fer.faces.framing import FaceFraming
+from pcnn_fer.inference.recognizer import Recognizer
+from pcnn_fer.weights.pretrained import Pretrained, model_directory
+from pcnn_fer.weights.store import WEIGHTS_FILE
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+ENTRY = Pretrained.DEFAULT.value
+
+
+def test_the_default_entry_is_shipped_small_and_in_float16():
+    weights = ENTRY.path / WEIGHTS_FILE
+    assert weights.is_file()
+    assert weights.stat().st_size < 60e6
+    with safe_open(str(weights), "pt") as tensors:
+        dtypes = {str(tensors.get_slice(key).get_dtype()) for key in tensors.keys()}  # noqa: SIM118 (not a dict)
+    assert "F16" in dtypes and "F32" not in dtypes
+    assert ENTRY.config.class_names == FERPLUS_CLASSES
+    model = ENTRY.load()
+    assert next(model.parameters()).dtype.is_floating_point and next(model.parameters()).dtype.itemsize == 4
+
+
+def test_the_metadata_carries_what_a_user_needs_to_trust_and_feed_the_model():
+    metadata = ENTRY.metadata
+    framing = FaceFraming.from_dict(metadata["framing"])
+    assert framing.grey and framing.working_size == 48
+    assert metadata["input"]["size"] == ENTRY.config.input_size
+    assert "research" in metadata["training_data"]["terms"]
+    assert metadata["training_data"]["splits"] == {"train": 25057, "val": 3199, "test": 3153}
+    assert metadata["selection"]["split"] == "val"
+    for split in ("val", "test", "test_vote_argmax"):
+        figures = metadata["metrics"][split]
+        assert "FERPlus" in figures["protocol"] and 0.5 < figures["accuracy"] <= 1
+    calibration = metadata["calibration"]
+    assert calibration["fitted_on"] == "val" and calibration["temperature"] > 0
+    assert calibration["test_ece_calibrated"] < calibration["test_ece"]
+    assert metadata["recipe"]["model"]["variant"] == ENTRY.config.backbone.replace("mobilenet_v2", "pcnn_mbv2")
+    assert metadata["git_revision"]
+
+
+def test_the_readme_model_card_states_the_metadata_figures():
+    readme = README.read_text()
+    for split in ("val", "test", "test_vote_argmax"):
+        assert f"{100 * ENTRY.metadata['metrics'][split]['accuracy']:.2f}" in readme
+
+
+@pytest.mark.slow
+def test_the_shipped_model_keeps_its_model_card_accuracy_on_ferplus_test(shared_ferplus):
+    test = load_dataset("ferplus", shared_ferplus).where(split="test")
+    assert len(test) == ENTRY.metadata["metrics"]["test"]["count"]
+    accuracy = evaluate(ENTRY.load(), test, EvalOptions(batch_size=256, show_progress=False))[MAIN]["accuracy"]
+    assert accuracy >= ENTRY.metadata["metrics"]["test"]["accuracy"] - 0.005
+
+
+def test_names_and_paths_resolve_to_model_directories(tmp_path):
+    assert model_directory(None) == ENTRY.path
+    assert model_directory(ENTRY.name) == ENTRY.path
+    assert model_directory(tmp_path) == tmp_path
+    with pytest.raises(KeyError, match="no pretrained model named 'nope'; shipped: pcnn_mbv2_ferplus"):
+        Pretrained.get("nope")
+
+
+def test_the_recognizer_defaults_to_the_shipped_model_and_follows_its_framing():
+    recognizer = Recognizer.from_pretrained(detector=None)
+    assert recognizer.class_names == FERPLUS_CLASSES
+    assert recognizer.framing == FaceFraming.from_dict(ENTRY.metadata["framing"])
+    assert recognizer.temperature == ENTRY.metadata["calibration"]["temperature"]
+
+
+def test_models_command_lists_the_entries_with_data_and_accuracy(capsys):
+    assert main(["models"]) == 0
+    listing = capsys.readouterr().out
+    assert f"{ENTRY.name} (default)" in listing and "FERPlus" in listing
+    assert f"{100 * ENTRY.metadata['metrics']['test']['accuracy']:.2f} %" in listing
+    assert main(["models", ENTRY.name]) == 0
+    assert json.loads(capsys.readouterr().out)["metadata"]["calibration"] == ENTRY.metadata["calibration"]
+
+
+@pytest.mark.network
+def test_predict_without_a_model_labels_the_faces_of_real_photos(pyfeat_data, capsys):
+    photos = [str(pyfeat_data / name) for name in ("single_face.jpg", "multi_face.jpg")]
+    assert main(["predict", *photos, "--quiet"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["input"] for r in records].count(photos[1]) == 5
+    assert all(r["label"] in FERPLUS_CLASSES and abs(sum(r["probabilities"].values()) - 1) < 1e-4
+               for r in records)
