@@ -4,7 +4,8 @@
 
 What it measures and writes into the entry's metadata (config.json), printing each figure:
 - validation (FER2013Valid, the split the run selected on) and test (FER2013Test) metrics under the majority
-  rule, and test under the looser "argmax of the votes" rule, each with its protocol named;
+  rule, and test under the looser "argmax of the votes" rule, each with its protocol named; both majority
+  figures again with flip test-time augmentation;
 - a calibration temperature fitted on validation, and ECE / NLL before and after on test; the reliability
   diagram and the confusion matrices go to the run's plots/ folder;
 - that float16 storage (half the wheel size) keeps the predictions: top-1 agreement with float32 on test;
@@ -22,6 +23,7 @@ from pathlib import Path
 import torch
 
 from pcnn_fer.data.datasets import load_dataset
+from pcnn_fer.engine.checkpoint import git_revision
 from pcnn_fer.engine.evaluate import MAIN, EvalOptions, collect_logits, evaluate, fit_calibration, write_evaluation
 from pcnn_fer.faces.framing import FER2013_FRAMING
 from pcnn_fer.weights.store import load_model, save_model
@@ -53,10 +55,14 @@ def main() -> None:
     calibrated = replace(options, temperature=calibration["temperature"])
     figures = {"val": evaluate(model, val, options, description="val")[MAIN],
                "test": evaluate(model, test, calibrated, description="test")[MAIN],
-               "test_vote_argmax": evaluate(model, test_argmax, options, description="test argmax")[MAIN]}
+               "test_vote_argmax": evaluate(model, test_argmax, options, description="test argmax")[MAIN],
+               "val_flip_tta": evaluate(model, val, replace(options, flip=True), description="val flip")[MAIN],
+               "test_flip_tta": evaluate(model, test, replace(calibrated, flip=True), description="test flip")[MAIN]}
     protocols = {"val": "FERPlus Valid (PublicTest), majority vote, 8 classes",
                  "test": "FERPlus Test (PrivateTest), majority vote, 8 classes",
-                 "test_vote_argmax": "FERPlus Test, argmax of the votes (every image whose top vote is an emotion)"}
+                 "test_vote_argmax": "FERPlus Test, argmax of the votes (every image whose top vote is an emotion)",
+                 "val_flip_tta": "FERPlus Valid, majority vote, 8 classes, flip TTA (the face and its mirror averaged)",
+                 "test_flip_tta": "FERPlus Test, majority vote, 8 classes, flip TTA (the face and its mirror averaged)"}
     calibration.update({"test_ece": figures["test"]["ece"], "test_ece_calibrated": figures["test"]["ece_calibrated"],
                         "test_nll": figures["test"]["nll"], "test_nll_calibrated": figures["test"]["nll_calibrated"]})
     write_evaluation({MAIN: figures["test"]}, args.run / "plots", "shipped_test", "FERPlus Test (majority)")
@@ -79,7 +85,8 @@ def main() -> None:
                   "face": "FER2013's loose crop: the median landmark positions of FER2013 faces, cut at 48 px and "
                           "enlarged to the input size"},
         "recipe": selected.get("recipe"), "recipe_file": "configs/ferplus_cpu.yaml",
-        "git_revision": selected.get("git_revision"),
+        "git_revision": selected.get("git_revision"),  # the tree the run trained from ("-dirty": uncommitted edits)
+        "shipped_at_revision": git_revision(),
         "selection": {"split": "val", "metric": selected.get("selection_metric", "accuracy"),
                       "epoch": result["selected_epoch"]},
         "training": {"epochs": len(history), "wall_time_s": round(sum(r["epoch_time_s"] for r in history)),

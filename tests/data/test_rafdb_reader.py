@@ -54,6 +54,6 @@ def test_unknown_option_and_missing_label_file(rafdb_tree, tmp_path):
 
 def test_registry_names():
     assert set(DATASETS) == {"rafdb", "fer2013", "ferplus", "ckplus", "jaffe", "affectnet", "folder"}
-    assert reader_options("ferplus") == {"mode": "majority", "contempt": True, "fer2013_csv": None}
+    assert reader_options("ferplus") == {"mode": "majority", "contempt": True, "fer2013_csv": None, "votes": "auto"}
     with pytest.raises(ValueError, match="unknown dataset 'sfew'"):
         load_dataset("sfew", ".")

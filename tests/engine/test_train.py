@@ -185,3 +185,9 @@ def test_the_logged_learning_rate_is_the_one_each_epoch_trained_with(tmp_path):
     run = train(config, samples=make_shapes(train_per_class=2, test_per_class=1, size=32))
     history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["lr"] for r in history] == pytest.approx([0.008, 0.004, 0.002])
+
+
+def test_a_recipe_without_a_dataset_directory_is_refused_not_read_from_the_current_one(tmp_path):
+    with pytest.raises(ValueError, match="no dataset directory: pass --data-root DIR"):
+        train(tiny_config(tmp_path, **{"data.dataset": "ferplus"}))
+    assert not (tmp_path / "run").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import cv2
 import numpy as np
@@ -308,3 +309,19 @@ def test_the_calibration_temperature_softens_probabilities_without_changing_labe
     np.testing.assert_allclose(list(softened.probabilities.values()), expected, atol=1e-5)
     with pytest.raises(ValueError, match="temperature must be positive"):
         Recognizer(model, detector=None, temperature=0.0)
+
+
+def test_non_finite_model_outputs_become_error_records_not_nan(tmp_path, tiny_model_dir):
+    broken = load_model(tiny_model_dir)
+    with torch.no_grad():
+        next(broken.parameters()).fill_(float("nan"))  # as bit-flipped weights would
+    (face,) = Recognizer(broken, detector=None).predict_batch([face_pixels(1)])[0]
+    assert face.status == "error" and "not finite" in face.error and face.label is None
+    record = face.to_dict()
+    json.loads(json.dumps(record, allow_nan=False))  # valid JSON: no NaN anywhere
+
+
+def test_an_mtcnn_score_cut_outside_zero_to_one_is_refused(model):
+    with pytest.raises(ValueError, match="min_score 5: MTCNN scores faces with probabilities"):
+        Recognizer(model, detector="mtcnn", min_score=5)
+    assert Recognizer(model, detector="haar", min_score=5).min_score == 5  # haar scores count neighbours

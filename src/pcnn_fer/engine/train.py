@@ -608,6 +608,10 @@ def train(config: TrainConfig, samples: SampleSet | None = None, resume: str | P
         if samples is None:
             from pcnn_fer.data.datasets import load_dataset
 
+            if not config.data.root:
+                raise ValueError(f"no dataset directory: pass --data-root DIR (the {config.data.dataset} files as "
+                                 f"their publisher ships them) or set data.root in the recipe")
+
             samples = load_dataset(config.data.dataset, config.data.root, skip_bad=config.data.skip_bad,
                                    **config.data.options)
         check_classes(config, samples)

@@ -19,6 +19,7 @@ from pcnn_fer.data.images import DEFAULT_MAX_PIXELS, ImageError, load_image
 from pcnn_fer.faces.detect import Detection, Detector, GivenFaces, create_detector
 from pcnn_fer.faces.framing import METADATA_KEY as FRAMING_KEY
 from pcnn_fer.faces.framing import FaceFraming
+from pcnn_fer.faces.mtcnn import MTCNN
 from pcnn_fer.inference.explain import grad_cam, organ_shares
 from pcnn_fer.inference.results import FaceResult
 from pcnn_fer.models.optimize import optimize_for_inference
@@ -84,6 +85,10 @@ class Recognizer:
         else:
             # BatchNorm folded and channels-last: the same outputs up to float rounding, much faster on CPUs.
             self._forward = optimize_for_inference(self.model)
+        if (min_score is not None and (detector == "mtcnn" or isinstance(detector, MTCNN))
+                and not 0 <= min_score <= 1):
+            raise ValueError(f"min_score {min_score}: MTCNN scores faces with probabilities, so it must lie in [0, 1] "
+                             f"(e.g. 0.95)")
         self.detector = self._make_detector(detector)
         metadata = getattr(model, "metadata", {})
         self.framing = framing or (FaceFraming.from_dict(metadata[FRAMING_KEY]) if FRAMING_KEY in metadata
@@ -244,9 +249,15 @@ class Recognizer:
             heatmaps = list(grad_cam(self.model, batch.to(self.device), labels))
             self.timings["explain"] += time.perf_counter() - start
         names = self.class_names
+        finite = np.isfinite(probabilities).all(axis=1)
         records = []
         for i, face in enumerate(faces):
             detection = face.detection
+            if not finite[i]:
+                message = (f"{face.input}: face {face.index}: the model's output is not finite (NaN or inf); its "
+                           f"weights may be corrupted")
+                records.append(FaceResult(input=face.input, error=message))
+                continue
             records.append(FaceResult(
                 input=face.input, face=face.index, box=detection.box,
                 landmarks=None if detection.landmarks is None else tuple(map(tuple, detection.landmarks.tolist())),
