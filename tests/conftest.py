@@ -31,8 +31,9 @@ def pyfeat_data() -> Path:
     return fetch_sample_photos(cache_root() / "pyfeat-2.1.5" / "data").destination
 
 
-# The reference PCNN files live in shared/ beside the repository (CI puts a copy there).
-REFERENCE_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
+# A checkpoint in the PCNN authors' layout and the outputs their code gives on it, written from the facts of
+# shared/reference/ into the repository so that the tests need nothing beside it.
+REFERENCE_DIR = Path(__file__).resolve().parent / "fixtures" / "reference"
 
 
 @dataclass(frozen=True)
@@ -53,14 +54,12 @@ class ReferenceCase:
 
 @pytest.fixture(scope="session")
 def reference_case(tmp_path_factory) -> ReferenceCase:
-    """Runs make_reference_checkpoint.py as a script, so its RecorderMeter lives in __main__ as in real files."""
-    script = REFERENCE_DIR / "make_reference_checkpoint.py"
-    if not script.is_file():
-        raise FileNotFoundError(f"{script} not found: shared/reference must sit beside the repository")
+    """Runs write_checkpoint.py as a script, so its RecorderMeter lives in __main__ as in the authors' files."""
+    script = REFERENCE_DIR / "write_checkpoint.py"
     checkpoint = tmp_path_factory.mktemp("reference") / "reference_pcnn.pth"
     subprocess.run([sys.executable, str(script), str(checkpoint)], check=True, capture_output=True,
                    cwd=checkpoint.parent)
-    spec = importlib.util.spec_from_file_location("make_reference_checkpoint", script)
+    spec = importlib.util.spec_from_file_location("write_checkpoint", script)
     writer = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(writer)
     document = json.loads((REFERENCE_DIR / "expected_outputs.json").read_text())
@@ -167,3 +166,15 @@ def shared_fer2013(shared_data: Path) -> Path:
 def shared_ferplus(shared_data: Path) -> Path:
     """FERPlus image folders FER2013Train|Valid|Test/ with fer2013new.csv beside them."""
     return _require(shared_data / "ferplus")
+
+
+@pytest.fixture(scope="session")
+def shared_reference() -> Path:
+    """shared/reference: the documented facts of the authors' checkpoint format."""
+    return _require(SHARED_DATA.parent / "reference")
+
+
+@pytest.fixture(scope="session")
+def reference_fixture() -> Path:
+    """tests/fixtures/reference: the same facts carried into the repository."""
+    return REFERENCE_DIR
