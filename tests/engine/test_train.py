@@ -191,3 +191,13 @@ def test_a_recipe_without_a_dataset_directory_is_refused_not_read_from_the_curre
     with pytest.raises(ValueError, match="no dataset directory: pass --data-root DIR"):
         train(tiny_config(tmp_path, **{"data.dataset": "ferplus"}))
     assert not (tmp_path / "run").exists()
+
+
+def test_a_new_run_never_reuses_an_existing_run_directory(tmp_path):
+    config = tiny_config(tmp_path)
+    existing = tmp_path / "run"
+    existing.mkdir()
+    (existing / "config.yaml").write_text("the recipe of another run\n")
+    with pytest.raises(ValueError, match=r"already holds a run; choose another misc.name, --resume it"):
+        train(config, samples=make_shapes(train_per_class=2, test_per_class=1, size=32))
+    assert (existing / "config.yaml").read_text() == "the recipe of another run\n"  # left as it was

@@ -622,8 +622,9 @@ def train(config: TrainConfig, samples: SampleSet | None = None, resume: str | P
         pretrained = PretrainedWeights(config.model.pretrained, context)
         root = Path(resume) if resume else Path(misc.output) / context.broadcast(
             misc.name or f"{samples.name}-{config.model.variant}-{time.strftime('%Y%m%d-%H%M%S')}")
-        if not resume and (root / RESULT_FILE).exists():
-            raise ValueError(f"{root} already holds a finished run; choose another misc.name or --resume it")
+        if not resume and root.exists() and any(root.iterdir()):
+            state = "a finished run" if (root / RESULT_FILE).exists() else "a run"
+            raise ValueError(f"{root} already holds {state}; choose another misc.name, --resume it, or remove it")
         run = RunDir(root)
         if context.is_main:
             run.create()
