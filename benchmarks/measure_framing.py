@@ -1,6 +1,6 @@
 """Where FER2013's loose crops put the eyes, nose and mouth: the framing a model trained on them needs.
 
-    python benchmarks/measure_framing.py [--images 400] [--split val]
+    python benchmarks/measure_framing.py [--images 200] [--split val]
 
 Each 48x48 face is enlarged 4x and padded with its edge pixels (MTCNN wants context around a face), MTCNN
 finds the five landmarks, and their positions are expressed in unit coordinates of the original crop. The
@@ -40,7 +40,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-root", default="../shared/data/ferplus")
     parser.add_argument("--split", default="val", choices=("train", "val", "test"))
-    parser.add_argument("--images", type=int, default=400)
+    parser.add_argument("--images", type=int, default=200)
     args = parser.parse_args()
     samples = [s for s in load_dataset("ferplus", args.data_root) if s.tags["split"] == args.split]
     rng = np.random.default_rng(0)
