@@ -20,12 +20,10 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from pcnn_fer.data.sample_photos import fetch_sample_photos
+from pcnn_fer.data.sample_photos import PHOTOS, fetch_sample_photos
 from pcnn_fer.faces import align, create_detector
 from pcnn_fer.weights.sources import cache_root
 
-PHOTOS = ("single_face.jpg", "multi_face.jpg", "0-f1-su-ph.jpg", "0-f15-hao-ph.jpg", "15-f13-anc-ph.jpg",
-          "45-m7-di-ph.jpg", "Image_with_alpha.png", "free-mountain-vector-01.jpg")
 VIDEO = "single_face.mp4"
 
 

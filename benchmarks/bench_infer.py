@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from pcnn_fer.data.sample_photos import fetch_sample_photos
+from pcnn_fer.data.sample_photos import PHOTOS, fetch_sample_photos
 from pcnn_fer.faces import create_detector
 from pcnn_fer.inference.onnx import OnnxModel, to_onnx_proto
 from pcnn_fer.inference.recognizer import Recognizer
@@ -32,8 +32,6 @@ from pcnn_fer.weights.sources import cache_root
 from pcnn_fer.weights.store import load_model
 
 SPEEDUP_TARGET = 1.5  # onnxruntime over eager torch, model alone at batch 1
-PHOTOS = ("single_face.jpg", "multi_face.jpg", "0-f1-su-ph.jpg", "0-f15-hao-ph.jpg", "15-f13-anc-ph.jpg",
-          "45-m7-di-ph.jpg", "Image_with_alpha.png", "free-mountain-vector-01.jpg")
 VIDEO = "single_face.mp4"
 STAGES = ("decode", "detect", "align", "model")
 
