@@ -1,5 +1,6 @@
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -66,6 +67,48 @@ def test_cross_dataset_eval_matches_classes_by_name(trained, tmp_path, capsys):
     assert support == {"happiness": 2, "sadness": 0, "surprise": 2}
 
 
+def test_eval_skips_and_reports_an_unreadable_image_with_skip_bad(trained, tmp_path, capsys, caplog):
+    root, data = trained
+    damaged = shutil.copytree(data, tmp_path / "damaged")
+    (damaged / "test" / "happiness" / "broken.png").write_bytes(b"\x89PNG not really")
+    command = ["eval", "--model", str(root / "run"), "--dataset", "folder", "--data-root", str(damaged),
+               "--workers", "0", "--quiet", "--output", str(tmp_path / "out")]
+    assert main(command) == 2
+    error = capsys.readouterr().err
+    assert "broken.png" in error and "--skip-bad" in error and "Traceback" not in error
+    assert main([*command, "--skip-bad"]) == 0
+    assert json.loads((tmp_path / "out" / "test.json").read_text())["count"] == 6
+    assert any("broken.png" in record.getMessage() for record in caplog.records)
+
+
+def test_resuming_from_a_corrupt_training_state_is_a_one_line_error(trained, tmp_path, capsys):
+    root, _ = trained
+    run = shutil.copytree(root / "run", tmp_path / "run")
+    (run / "result.json").unlink()  # unfinished, so resuming reads the last training state
+    state = run / "last" / "training_state.pt"
+    state.write_bytes(state.read_bytes()[:500])
+    assert main(["train", "--resume", str(run)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and str(state) in error and "not a readable training state" in error
+
+
+def test_predict_takes_a_run_directory_as_its_selected_model(trained, capsys):
+    root, data = trained
+    face = next((data / "test" / "happiness").iterdir())
+    assert main(["predict", str(face), "--model", str(root / "run"), "--detector", "none", "--quiet"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert sorted(record["probabilities"]) == ["happiness", "sadness", "surprise"]
+
+
+def test_predict_with_a_model_file_says_a_directory_is_expected(trained, capsys):
+    root, data = trained
+    face = next((data / "test" / "happiness").iterdir())
+    weights = root / "run" / "selected" / "model.safetensors"
+    assert main(["predict", str(face), "--model", str(weights), "--detector", "none", "--quiet"]) == 2
+    error = capsys.readouterr().err
+    assert f"{weights} is a file; expected a model directory" in error and len(error.splitlines()) == 1
+
+
 def test_skip_bad_flag_sets_the_recipe_field():
     from pcnn_fer.cli.main import build_parser
     from pcnn_fer.cli.train import recipe_overrides
@@ -77,6 +120,18 @@ def test_skip_bad_flag_sets_the_recipe_field():
 # Classes in another order than the reader's default: the stratified folds then differ from a default read.
 CV_OPTIONS = ["--data.protocol", "random_kfold", "--data.folds", "2", "--skip-bad",
               "--data.options", "{classes: 'surprise,sadness,happiness'}"]
+
+
+@pytest.mark.parametrize("protocol", [[], ["--data.protocol", "random_kfold", "--data.folds", "2",
+                                             "--data.run_folds", "[1]"]], ids=["single-split", "one-of-two-folds"])
+def test_train_prints_the_test_accuracy_and_a_report_that_exists(tmp_path, capsys, protocol):
+    data = write_shapes_tree(tmp_path / "data", train_per_class=4, test_per_class=2, size=48)
+    assert main(["train", *TINY, *protocol, "--data-root", str(data), "--output", str(tmp_path), "--name", "r"]) == 0
+    printed = capsys.readouterr().out
+    report = next(line for line in printed.splitlines() if line.startswith("report: "))
+    assert Path(report.removeprefix("report: ")).is_file()
+    assert "test accuracy (main head): " in printed
+    assert ("over 1 fold(s)" in printed) == bool(protocol)
 
 
 @pytest.fixture(scope="module")

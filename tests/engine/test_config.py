@@ -75,13 +75,16 @@ def test_overrides_win_over_the_recipe_and_round_trip_through_yaml(tmp_path):
 @pytest.mark.parametrize("key, value, allowed", [
     ("schedule.epochs", 0, "at least 1"), ("schedule.step_size", 0, "at least 1"),
     ("optim.accumulate", 0, "at least 1"), ("data.batch_size", -8, "at least 1"),
-    ("optim.momentum", 1.5, "0.0 to 1.0"), ("optim.betas", [0.9, 1.5], "0.0 to 1.0"),
+    ("optim.momentum", 1.5, "at least 0.0 and at most 1.0"),
+    ("optim.betas", [0.9, 1.5], "at least 0.0 and at most 1.0"),
+    ("optim.lr", 0, "more than 0.0"), ("optim.label_smoothing", 1.0, "at least 0.0 and less than 1.0"),
+    ("data.val_fraction", 0.0, "more than 0.0 and less than 1.0"), ("schedule.gamma", 0.0, "more than 0.0"),
 ])
 def test_numbers_out_of_range_name_the_key_and_the_allowed_range(tmp_path, key, value, allowed):
     group, name = key.split(".")
     recipe = tmp_path / "bad.yaml"
     recipe.write_text(yaml.safe_dump({group: {name: value}}))
-    with pytest.raises(ValueError, match=rf"bad.yaml: {key} is .*; allowed range: {allowed}$"):
+    with pytest.raises(ValueError, match=rf"bad.yaml: {key} is .*; allowed: {allowed}$"):
         load_config(recipe)
 
 

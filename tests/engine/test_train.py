@@ -44,18 +44,37 @@ def test_loss_falls_and_held_out_accuracy_beats_chance(tmp_path):
 
 class NaNOnThirdCall(TwoPhaseLoss):
     calls = 0
+    nan_at = 3
 
     def forward(self, output, target):
         NaNOnThirdCall.calls += 1
         loss = super().forward(output, target)
-        return loss * float("nan") if NaNOnThirdCall.calls == 3 else loss
+        return loss * float("nan") if NaNOnThirdCall.calls == NaNOnThirdCall.nan_at else loss
 
 
-def test_nan_loss_stops_with_a_message_naming_the_step(tmp_path, monkeypatch):
+def test_nan_loss_stops_with_a_message_naming_the_step_and_leaves_no_half_made_run(tmp_path, monkeypatch):
     NaNOnThirdCall.calls = 0
     monkeypatch.setattr(train_module, "TwoPhaseLoss", NaNOnThirdCall)
     with pytest.raises(RuntimeError, match=r"loss is nan at epoch 1, batch 3 \(optimiser step 3\).*--skip-nonfinite"):
         train(tiny_config(tmp_path), samples=make_shapes(train_per_class=6, test_per_class=1, size=48))
+    assert not (tmp_path / "run").exists()  # nothing in it could have been resumed
+
+
+def test_a_run_that_fails_after_a_checkpoint_is_marked_failed_and_resumes(tmp_path, monkeypatch):
+    samples = make_shapes(train_per_class=6, test_per_class=1, size=48)
+    config = tiny_config(tmp_path, **{"schedule.epochs": 2})
+    NaNOnThirdCall.calls, NaNOnThirdCall.nan_at = 0, 5  # epoch 2, after epoch 1's checkpoint
+    monkeypatch.setattr(train_module, "TwoPhaseLoss", NaNOnThirdCall)
+    try:
+        with pytest.raises(RuntimeError, match="loss is nan at epoch 2"):
+            train(config, samples=samples)
+    finally:
+        NaNOnThirdCall.nan_at = 3
+    marker = tmp_path / "run" / "failed.txt"
+    assert "loss is nan at epoch 2" in marker.read_text()
+    monkeypatch.setattr(train_module, "TwoPhaseLoss", TwoPhaseLoss)
+    run = train(config, samples=samples, resume=tmp_path / "run")
+    assert (run / "result.json").is_file() and not marker.exists()
 
 
 def test_skip_nonfinite_skips_the_step_and_counts_it(tmp_path, monkeypatch):
@@ -201,3 +220,13 @@ def test_a_new_run_never_reuses_an_existing_run_directory(tmp_path):
     with pytest.raises(ValueError, match=r"already holds a run; choose another misc.name, --resume it"):
         train(config, samples=make_shapes(train_per_class=2, test_per_class=1, size=32))
     assert (existing / "config.yaml").read_text() == "the recipe of another run\n"  # left as it was
+
+
+def test_a_validation_part_too_small_to_select_on_is_warned_about(tmp_path, caplog):
+    samples = make_shapes(train_per_class=40, test_per_class=1, size=32)
+    for fraction, warned in ((0.1, True), (0.5, False)):
+        config = tiny_config(tmp_path, **{"misc.select": "val", "data.val_fraction": fraction})
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            train_module.warn_small_validation(config, train_module.plan_folds(config, samples))
+        assert ("too few to select an epoch on" in caplog.text) == warned

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from pcnn_fer.faces.align import box_matrix
-from pcnn_fer.inference.draw import annotate
+from pcnn_fer.inference.draw import (
+    BAR_COLOUR,
+    BOX_COLOUR,
+    FONT,
+    ORGAN_COLOUR,
+    annotate,
+    panel_rects,
+    place_panels,
+    text_style,
+)
 from pcnn_fer.inference.results import FaceResult
+from pcnn_fer.models.regions import ORGANS
+
+SEVEN = {"neutral": 0.05, "happiness": 0.55, "surprise": 0.1, "sadness": 0.05, "anger": 0.1, "disgust": 0.05,
+         "fear": 0.1}
 
 
 def record(**changes) -> FaceResult:
@@ -18,7 +32,7 @@ def record(**changes) -> FaceResult:
 
 
 def test_annotate_draws_box_label_and_bars_on_a_copy():
-    image = np.full((200, 300, 3), 128, dtype=np.uint8)
+    image = np.full((200, 400, 3), 128, dtype=np.uint8)
     drawn = annotate(image, [record()])
     assert (image == 128).all() and drawn.shape == image.shape and drawn.dtype == np.uint8
     assert (drawn[40:121, 60] != 128).any(axis=1).all()  # the box's left edge
@@ -36,3 +50,125 @@ def test_records_without_a_face_draw_nothing_and_explain_overlays_the_heat_map()
     centre = (slice(80, 85), slice(98, 103))
     assert (plain[centre] == 128).all() and (explained[centre] != 128).any()
     assert (explained[180:, :50] == 128).all()
+
+
+def overlap(a, b) -> int:
+    return max(0, min(a[2], b[2]) - max(a[0], b[0])) * max(0, min(a[3], b[3]) - max(a[1], b[1]))
+
+
+def test_panels_cover_no_face_and_no_other_panel():
+    footprints = [(100, 100, 200, 200), (240, 100, 340, 200), (380, 100, 480, 200)]
+    panels = place_panels(footprints, [(150, 120)] * 3, (360, 640, 3))
+    for i, panel in enumerate(panels):
+        assert panel[0] >= 0 and panel[1] >= 0 and panel[2] <= 640 and panel[3] <= 360
+        assert all(overlap(panel, box) == 0 for box in footprints)
+        assert all(overlap(panel, other) == 0 for other in panels[i + 1:])
+
+
+def test_a_panel_slides_along_its_face_past_the_face_in_the_way():
+    footprints = [(0, 0, 60, 100), (60, 0, 100, 50)]  # B sits right of A's top half
+    assert place_panels(footprints[:1], [(30, 40)], (100, 100, 3)) == [(64, 0, 94, 40)]  # right of A
+    panels = place_panels(footprints, [(30, 40), (30, 30)], (100, 100, 3))
+    assert panels[0] == (64, 60, 94, 100)  # still right of A, slid below B
+    assert overlap(panels[0], footprints[1]) == overlap(panels[1], footprints[0]) == overlap(*panels) == 0
+
+
+def test_a_panel_with_no_free_spot_covers_least_and_its_own_face_before_another():
+    assert place_panels([(0, 0, 100, 80)], [(50, 50)], (100, 100, 3)) == [(50, 50, 100, 100)]  # 30 rows covered
+    footprints = [(0, 0, 50, 100), (50, 0, 100, 100)]  # the faces fill the image
+    first, second = place_panels(footprints, [(30, 30)] * 2, (100, 100, 3))
+    assert overlap(first, footprints[1]) == overlap(second, footprints[0]) == overlap(first, second) == 0
+
+
+def test_a_panel_does_not_cover_the_face_next_to_it():
+    image = np.full((360, 640, 3), 128, dtype=np.uint8)
+    boxes = [(100.0, 100.0, 200.0, 200.0), (240.0, 100.0, 340.0, 200.0), (380.0, 100.0, 480.0, 200.0)]
+    faces = [record(box=box, landmarks=None) for box in boxes]  # no panel fits right of a face or left of it
+    drawn = annotate(image, faces)
+    for x0, y0, x1, y1 in (tuple(round(v) for v in box) for box in boxes):
+        assert (drawn[y0 + 2:y1 - 1, x0 + 2:x1 - 1] == 128).all()  # inside each box: the face alone
+    panels = panel_rects(image.shape, faces)
+    assert all(overlap(panel, (b[0], b[1], b[2] + 1, b[3] + 1)) == 0 for panel in panels for b in boxes)
+    assert all(overlap(a, b) == 0 for i, a in enumerate(panels) for b in panels[i + 1:])
+
+
+def bar_rows(panel: np.ndarray, colours) -> list[slice]:
+    """The runs of panel rows that hold a bar of one of `colours`."""
+    bar = np.zeros(panel.shape[:2], dtype=bool)
+    for colour in colours:
+        bar |= (panel == colour).all(axis=-1)
+    rows = np.flatnonzero(bar.any(axis=1))
+    starts = [rows[0], *rows[1:][np.diff(rows) > 1]] if len(rows) else []
+    ends = [*rows[:-1][np.diff(rows) > 1], rows[-1]] if len(rows) else []
+    return [slice(a, b + 1) for a, b in zip(starts, ends)], bar
+
+
+def test_each_bar_has_its_value_written_beside_it():
+    image = np.full((360, 640, 3), 128, dtype=np.uint8)
+    face = record(probabilities=SEVEN, label="happiness", landmarks=None)
+    x0, y0, x1, y1 = panel_rects(image.shape, [face])[0]
+    panel = annotate(image, [face])[y0:y1, x0:x1]
+    runs, bar = bar_rows(panel, (BAR_COLOUR, BOX_COLOUR))
+    assert len(runs) == len(SEVEN)
+    for run in runs:
+        end = np.flatnonzero(bar[run].any(axis=0)).max()
+        assert (panel[run, end + 2:].min(axis=-1) > 200).any()  # white digits right of the bar
+
+
+def test_text_is_readable_on_a_640x360_frame():
+    style = text_style((360, 640, 3))
+    assert cv2.getTextSize("happiness", FONT, style.font_scale, style.stroke)[0][1] >= 12
+    image = np.full((360, 640, 3), 128, dtype=np.uint8)
+    drawn = annotate(image, [record(label="neutral", probabilities={"neutral": 0.7, "fear": 0.3}, landmarks=None)])
+    tag = drawn[:40, 60:250]  # the label tag over the box's top edge: black "neutral 0.70", no descenders
+    assert (tag.max(axis=-1) < 60).any(axis=1).sum() >= 11
+
+
+def test_organ_shares_add_a_five_bar_chart_only_when_the_record_has_them():
+    image = np.full((360, 640, 3), 128, dtype=np.uint8)
+    shares = dict(zip(ORGANS, (0.3, 0.25, 0.15, 0.1, 0.2)))
+    with_organs, without = record(organ_contributions=shares), record()
+    for face, bars in ((with_organs, 5), (without, 0)):
+        x0, y0, x1, y1 = panel_rects(image.shape, [face])[0]
+        runs, _ = bar_rows(annotate(image, [face])[y0:y1, x0:x1], (ORGAN_COLOUR,))
+        assert len(runs) == bars
+    taller = panel_rects(image.shape, [with_organs])[0][3] - panel_rects(image.shape, [without])[0][3]
+    assert taller == 6 * text_style(image.shape).row  # a heading and the five organs, below the class bars
+
+
+def explained_face(heat: np.ndarray) -> FaceResult:
+    box = (60.0, 40.0, 140.0, 120.0)
+    return record(landmarks=None, heatmap=heat, matrix=box_matrix(box, 96, margin=0.0))
+
+
+def test_cool_heat_leaves_the_crop_untouched():
+    image = np.full((200, 300, 3), 128, dtype=np.uint8)
+    for background in (0.0, 0.1):  # Grad-CAM far below its peak, e.g. a face's untouched cheeks
+        heat = np.full((96, 96), background, dtype=np.float32)
+        heat[40:60, 40:60] = 1.0
+        drawn = annotate(image, [explained_face(heat)], explain=True)
+        assert (drawn[45:66, 65:136] == 128).all() and (drawn[100:116, 65:136] == 128).all()
+        assert (drawn[80:85, 98:103] != 128).any()
+
+
+def test_heat_fades_out_at_the_crop_edge():
+    image = np.full((200, 300, 3), 128, dtype=np.uint8)
+    drawn = annotate(image, [explained_face(np.ones((96, 96), dtype=np.float32))], explain=True).astype(int)
+    change = np.abs(drawn - 128).max(axis=-1)
+    assert change[80, 100] > 40 and change[80, 61] < change[80, 100] / 4 and change[80, 59] == 0
+
+
+def test_explain_draws_a_colour_scale_and_names_the_explained_class():
+    image = np.full((200, 300, 3), 128, dtype=np.uint8)
+    heat = np.zeros((96, 96), dtype=np.float32)
+    heat[40:60, 40:60] = 1.0
+    face = explained_face(heat)
+    jet = cv2.cvtColor(cv2.applyColorMap(np.uint8([[255, 0]]), cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)[0]
+    plain, explained = annotate(image, [face]), annotate(image, [face], explain=True)
+    for colour in jet:  # the scale's "high" and "low" ends, opaque, in a corner clear of the face
+        rows, columns = np.nonzero((explained == colour).all(axis=-1))
+        assert len(rows) and (columns > 200).all() and (rows.max() < 80 or rows.min() > 120)
+        assert not (plain == colour).all(axis=-1).any()
+    title = panel_rects(image.shape, [face], explain=True)[0]
+    assert title[3] - title[1] - (lambda r: r[3] - r[1])(panel_rects(image.shape, [face])[0]) == \
+        text_style(image.shape).row  # the "Grad-CAM: happiness" title row

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pcnn_fer.models import ORGANS, PCNN, TwoPhaseLoss, count_parameters, create_model, list_variants
+from pcnn_fer.models import ORGANS, PCNN, PCNNConfig, TwoPhaseLoss, count_parameters, create_model, list_variants
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +88,11 @@ def test_without_fusion_main_logits_ignore_organ_trunks() -> None:
 def test_wrong_rank_or_channels_is_refused(shape: tuple[int, ...], small_model: PCNN) -> None:
     with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
         small_model(torch.zeros(shape))
+
+
+@pytest.mark.parametrize(("field", "value"), [("input_size", "big"), ("input_size", 16), ("input_size", True),
+                                              ("stn", "yes"), ("mean", (0.5, 0.5)), ("std", (0.2, 0.0, 0.2)),
+                                              ("class_names", (1, 2, 3))])
+def test_a_mistyped_config_field_is_refused_naming_it(field, value):
+    with pytest.raises(ValueError, match=field):
+        PCNNConfig(**{field: value})

@@ -69,7 +69,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pcnn_fer.cli.data import parse_options
-    from pcnn_fer.engine.distributed import DistContext, resolve_device
+    from pcnn_fer.devices import resolve_device
+    from pcnn_fer.engine.distributed import DistContext
     from pcnn_fer.engine.evaluate import MAIN, EvalOptions, evaluate, fit_calibration, write_evaluation
     from pcnn_fer.engine.metrics import mean_std
     from pcnn_fer.engine.reporting import calibration_summary, format_table
@@ -128,11 +129,14 @@ def _models(args: argparse.Namespace, options: dict[str, object],
     """(fold name, model directory, samples to score, samples to fit the temperature on or None) for a model dir,
     a run dir or a cross-validation run."""
     from pcnn_fer.data.datasets import load_dataset
+    from pcnn_fer.engine.checkpoint import SELECTED, model_of
     from pcnn_fer.engine.config import load_config
+    from pcnn_fer.engine.train import readable_samples
+    from pcnn_fer.weights.store import CONFIG_FILE
 
     path = args.model
-    single = next((p for p in (path, path / "selected") if (p / "config.json").is_file()), None)
-    fold_dirs = sorted(p for p in path.glob("fold_*") if (p / "selected" / "config.json").is_file())
+    single = model_of(path) if (model_of(path) / CONFIG_FILE).is_file() else None
+    fold_dirs = sorted(p for p in path.glob("fold_*") if (p / SELECTED / CONFIG_FILE).is_file())
     if single is None and not fold_dirs:
         raise FileNotFoundError(f"{path} is neither a model directory (config.json) nor a run directory "
                                 f"(selected/ or fold_*/selected/)")
@@ -148,6 +152,8 @@ def _models(args: argparse.Namespace, options: dict[str, object],
                 yield fold, model_dir, fold_test, None
             return
     samples = load_dataset(args.dataset, args.data_root, skip_bad=args.skip_bad, **options)
+    # Unreadable images are found (and left out with --skip-bad) before any loader worker meets one.
+    samples = readable_samples(samples, args.skip_bad, context, workers=args.workers, show_progress=not args.quiet)
     test = _split(samples, args.split)
     calibration_set = (_split(samples, args.calibrate_on, "--calibrate-on takes one of those")
                        if args.calibrate_on else None)
@@ -168,7 +174,8 @@ def _fold_tests(run: Path, fold_dirs: list[Path], config: TrainConfig, args: arg
     would be scored on images it was trained on.
     """
     from pcnn_fer.data.datasets import load_dataset, reader_options
-    from pcnn_fer.engine.train import RESULT_FILE, plan_folds, readable_samples
+    from pcnn_fer.engine.checkpoint import RESULT_FILE
+    from pcnn_fer.engine.train import plan_folds, readable_samples
 
     if not config.data.root:
         raise ValueError(f"{run} was trained on samples built in memory (as pcnn-fer quickstart trains on face "

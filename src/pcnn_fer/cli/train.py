@@ -71,6 +71,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pcnn_fer.engine.checkpoint import REPORT_FILE
+    from pcnn_fer.engine.reporting import headline
     from pcnn_fer.engine.train import TrainingInterrupted, train
 
     recipe = args.config
@@ -85,5 +87,5 @@ def run(args: argparse.Namespace) -> int:
         logging.getLogger(__name__).warning("%s", stop)
         return 130
     if int(os.environ.get("RANK", "0")) == 0:
-        print(f"run directory: {root}\nreport: {root / 'report.md'}")
+        print(f"run directory: {root}\n{headline(root)}\nreport: {root / REPORT_FILE}")
     return 0

@@ -25,11 +25,15 @@ import numpy as np
 import torch
 
 from pcnn_fer.models.pcnn import PCNN
-from pcnn_fer.weights.store import load_model, save_model
+from pcnn_fer.weights.store import CONFIG_FILE, load_model, save_model
 
 STATE_FILE = "training_state.pt"
 LAST = "last"
 SELECTED = "selected"
+FAILED_FILE = "failed.txt"
+RESULT_FILE = "result.json"
+SUMMARY_FILE = "summary.json"
+REPORT_FILE = "report.md"
 
 
 class RunDir:
@@ -41,6 +45,20 @@ class RunDir:
     def create(self) -> RunDir:
         (self.path / "plots").mkdir(parents=True, exist_ok=True)
         return self
+
+    def abandon(self, error: BaseException, made_here: bool) -> None:
+        """After a failure: remove a run folder made by this call that holds no checkpoint yet, since nothing in
+        it can be resumed; otherwise mark it failed, with the error, for `--resume`."""
+        if not self.path.exists():
+            return
+        resumable = any(self.path.rglob(STATE_FILE)) or any(self.path.rglob(RESULT_FILE))
+        if made_here and not resumable:
+            shutil.rmtree(self.path, ignore_errors=True)
+        else:
+            self.write_text(FAILED_FILE, f"{type(error).__name__}: {error}\n")
+
+    def clear_failure(self) -> None:
+        (self.path / FAILED_FILE).unlink(missing_ok=True)
 
     @property
     def plots(self) -> Path:
@@ -122,8 +140,20 @@ class RunDir:
         if path is None or not (path / STATE_FILE).is_file():
             raise FileNotFoundError(f"{self.path} holds no resumable checkpoint ({name}/{STATE_FILE}); "
                                     f"was it written by `pcnn-fer train`?")
-        state = torch.load(path / STATE_FILE, map_location="cpu", weights_only=True)
+        try:
+            state = torch.load(path / STATE_FILE, map_location="cpu", weights_only=True)
+        except Exception as error:  # a damaged pickle can fail in any way (EOFError, UnpicklingError, ...)
+            first = str(error).split(". ")[0]  # torch's reader appends a paragraph of advice
+            raise ValueError(f"{path / STATE_FILE} is not a readable training state ({type(error).__name__}: "
+                             f"{first}); start the run again, or resume from a copy of the run directory") from None
         return load_model(path), state
+
+
+def model_of(path: Path) -> Path:
+    """The model directory `path` names: itself, or the selected model of the training run it holds."""
+    if not (path / CONFIG_FILE).is_file() and (path / SELECTED / CONFIG_FILE).is_file():
+        return path / SELECTED
+    return path
 
 
 def rng_state() -> dict:

@@ -23,9 +23,11 @@ def _choice(default: str, *choices: str, help: str = ""):
 
 
 def _knob(default, help: str = "", length: int | None = None, minimum: float | None = None,
-          maximum: float | None = None):
-    """A recipe field; `minimum`/`maximum` bound a number (or each number of a list), both inclusive."""
-    metadata = {"help": help, "length": length, "minimum": minimum, "maximum": maximum}
+          maximum: float | None = None, above: float | None = None, below: float | None = None):
+    """A recipe field; `minimum`/`maximum` bound a number (or each number of a list) inclusively,
+    `above`/`below` exclusively."""
+    metadata = {"help": help, "length": length, "minimum": minimum, "maximum": maximum, "above": above,
+                "below": below}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -45,7 +47,7 @@ class DataConfig:
     folds: int = _knob(10, "number of folds for the k-fold protocols", minimum=2)
     run_folds: list[int] = _knob([], "1-based folds to run (empty: all)", minimum=1)
     val_fraction: float = _knob(0.1, "hold-out carved from train for --select val when no val split exists",
-                                minimum=0.0, maximum=1.0)
+                                above=0.0, below=1.0)
     val_by_subject: bool = _knob(False, "carve the hold-out by subject")
     batch_size: int = _knob(128, "global batch size (all processes together)", minimum=1)
     eval_batch_size: int = _knob(0, "batch size for evaluation (0: the training batch size)", minimum=0)
@@ -72,7 +74,7 @@ class OptimConfig:
     """Optimiser, gradient handling and the two-phase loss weights."""
 
     name: str = _choice("sgd", "adamw", help="optimiser")
-    lr: float = _knob(0.01, "learning rate at the global batch size", minimum=0.0)
+    lr: float = _knob(0.01, "learning rate at the global batch size", above=0.0)
     momentum: float = _knob(0.9, "SGD momentum", minimum=0.0, maximum=1.0)
     nesterov: bool = _knob(False, "Nesterov momentum")
     betas: list[float] = _knob([0.9, 0.999], "AdamW betas", length=2, minimum=0.0, maximum=1.0)
@@ -81,7 +83,7 @@ class OptimConfig:
     accumulate: int = _knob(1, "gradient accumulation steps per optimiser step", minimum=1)
     loss_alpha: float = _knob(12.0, "weight of the fused head's cross-entropy", minimum=0.0)
     loss_beta: float = _knob(8.0, "weight of the organ heads' cross-entropy", minimum=0.0)
-    label_smoothing: float = _knob(0.0, "label smoothing", minimum=0.0, maximum=1.0)
+    label_smoothing: float = _knob(0.0, "label smoothing", minimum=0.0, below=1.0)
     skip_nonfinite: bool = _knob(False, "skip steps whose loss is NaN/inf instead of stopping")
 
 
@@ -92,7 +94,7 @@ class ScheduleConfig:
     name: str = _choice("step", "cosine", "constant", help="learning-rate schedule (per epoch)")
     epochs: int = _knob(100, "training epochs", minimum=1)
     step_size: int = _knob(15, "StepLR period in epochs", minimum=1)
-    gamma: float = _knob(0.5, "StepLR factor", minimum=0.0)
+    gamma: float = _knob(0.5, "StepLR factor", above=0.0)
     warmup_epochs: int = _knob(0, "linear warm-up epochs (stepped per iteration)", minimum=0)
     warmup_factor: float = _knob(0.1, "learning-rate factor at the start of warm-up", minimum=0.0, maximum=1.0)
     min_lr: float = _knob(0.0, "cosine floor", minimum=0.0)
@@ -263,13 +265,20 @@ def _checked(key: str, value: object, hint, spec: dataclasses.Field, origin: str
     return float(value) if kind is float else value
 
 
+BOUNDS = {  # metadata key -> (passes, how the message says it)
+    "minimum": (lambda value, bound: value >= bound, "at least"),
+    "above": (lambda value, bound: value > bound, "more than"),
+    "maximum": (lambda value, bound: value <= bound, "at most"),
+    "below": (lambda value, bound: value < bound, "less than"),
+}
+
+
 def _check_range(key: str, value: float, spec: dataclasses.Field, origin: str) -> None:
-    low, high = spec.metadata.get("minimum"), spec.metadata.get("maximum")
-    if (low is None or value >= low) and (high is None or value <= high):
+    bounds = [(name, spec.metadata[name]) for name in BOUNDS if spec.metadata.get(name) is not None]
+    if all(BOUNDS[name][0](value, bound) for name, bound in bounds):
         return
-    allowed = (f"{low} to {high}" if low is not None and high is not None
-               else f"at least {low}" if low is not None else f"at most {high}")
-    raise ValueError(f"{origin}: {key} is {value!r}; allowed range: {allowed}")
+    allowed = " and ".join(f"{BOUNDS[name][1]} {bound}" for name, bound in bounds)
+    raise ValueError(f"{origin}: {key} is {value!r}; allowed: {allowed}")
 
 
 def _is_a(value: object, kind: type) -> bool:

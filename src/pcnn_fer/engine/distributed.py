@@ -13,6 +13,8 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import Sampler
 
+from pcnn_fer.devices import resolve_device
+
 
 @dataclass(frozen=True)
 class DistContext:
@@ -52,18 +54,6 @@ class DistContext:
     def barrier(self) -> None:
         if self.enabled:
             dist.barrier()
-
-
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """"auto" picks this process's GPU when there is one, else the CPU."""
-    if name == "auto":
-        return torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"misc.device is {name!r} but CUDA is not available here; use cpu or auto")
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", local_rank)
-    return device
 
 
 def init_distributed(backend: str = "auto", device: str = "auto") -> DistContext:

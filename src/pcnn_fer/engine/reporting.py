@@ -3,6 +3,7 @@ report."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,8 +11,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pcnn_fer.engine.calibration import expected_calibration_error
+from pcnn_fer.engine.checkpoint import REPORT_FILE, RESULT_FILE, SUMMARY_FILE
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from pcnn_fer.engine.checkpoint import RunDir
     from pcnn_fer.engine.config import TrainConfig
 
@@ -42,45 +46,50 @@ def markdown_table(rows: Sequence[Sequence[object]], header: Sequence[str]) -> s
     return "\n".join(lines)
 
 
-def plot_curves(history: Sequence[dict], path: Path) -> Path:
-    """Loss and accuracy per epoch, train against val (and test when it was watched)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def curves_figure(history: Sequence[dict]) -> Figure:
+    """Loss and accuracy per epoch, train against val (and test when it was watched), epochs as whole numbers."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [r["epoch"] for r in history]
-    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 4))
+    figure = Figure(figsize=(10, 4))
+    loss_axis, accuracy_axis = figure.subplots(1, 2)
     for split, style in (("train", "-o"), ("val", "-s"), ("test", "--^")):
         for axis, metric in ((loss_axis, "loss"), (accuracy_axis, "accuracy")):
             values = [r.get(f"{split}_{metric}") for r in history]
             if any(v is not None for v in values):
                 axis.plot(epochs, [np.nan if v is None else v for v in values], style, label=split, markersize=3)
     for axis, title in ((loss_axis, "loss"), (accuracy_axis, "accuracy")):
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.set_xlabel("epoch")
         axis.set_title(title)
         axis.grid(alpha=0.3)
         axis.legend()
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return figure
 
 
-def plot_confusion(confusion: np.ndarray, class_names: Sequence[str], path: Path, title: str) -> Path:
-    """The confusion matrix as a heat map, rows normalised to recall, with the raw counts written in."""
-    import matplotlib
+def plot_curves(history: Sequence[dict], path: Path) -> Path:
+    """curves_figure saved as `path`."""
+    return _save(curves_figure(history), path)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def confusion_figure(confusion: np.ndarray, class_names: Sequence[str], title: str) -> Figure:
+    """The confusion matrix as a heat map, rows normalised to recall, with the raw counts written in.
+
+    The colour bar says so: a cell's colour is its share of the true class, not its count.
+    """
+    from matplotlib.figure import Figure
 
     confusion = np.asarray(confusion)
     support = confusion.sum(axis=1, keepdims=True)
     rates = np.divide(confusion, support, out=np.zeros(confusion.shape), where=support > 0)
     size = max(4.0, 0.7 * len(class_names) + 2)
-    figure, axis = plt.subplots(figsize=(size, size))
-    axis.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    figure = Figure(figsize=(size + 1.0, size))
+    axis = figure.subplots()
+    image = axis.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    figure.colorbar(image, ax=axis, fraction=0.046, pad=0.04,
+                    label="colour: share of each true class (row-normalised)")
     for (row, column), count in np.ndenumerate(confusion):
         axis.text(column, row, str(count), ha="center", va="center",
                   color="white" if rates[row, column] > 0.5 else "black", fontsize=8)
@@ -90,9 +99,17 @@ def plot_confusion(confusion: np.ndarray, class_names: Sequence[str], path: Path
     axis.set_ylabel("true")
     axis.set_title(title)
     figure.tight_layout()
+    return figure
+
+
+def plot_confusion(confusion: np.ndarray, class_names: Sequence[str], path: Path, title: str) -> Path:
+    """confusion_figure saved as `path`."""
+    return _save(confusion_figure(confusion, class_names, title), path)
+
+
+def _save(figure: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)
-    plt.close(figure)
     return path
 
 
@@ -187,7 +204,7 @@ def write_fold_report(run: RunDir, config: TrainConfig, result: dict, history: S
     if history:
         lines += ["```", format_table(history, [c for c in ("epoch", "train_loss", "train_accuracy", "val_accuracy",
                                                             "test_accuracy") if c in history[-1]]), "```", ""]
-    return run.write_text("report.md", "\n".join(lines))
+    return run.write_text(REPORT_FILE, "\n".join(lines))
 
 
 def calibration_summary(metrics: dict, calibration: dict | None = None) -> str:
@@ -208,6 +225,23 @@ def calibration_summary(metrics: dict, calibration: dict | None = None) -> str:
             f"{metrics['ece_calibrated']:.4f}, NLL {metrics['nll']:.4f} → {metrics['nll_calibrated']:.4f}")
 
 
+def headline(run: Path) -> str:
+    """One line on what a finished run scored on test: the main head's accuracy, or its mean over folds."""
+    summary, result = run / SUMMARY_FILE, run / RESULT_FILE
+    if summary.is_file():
+        document = json.loads(summary.read_text())
+        main = document.get("heads", {}).get("main")
+        if main is None:
+            return f"no fold was tested ({document['folds']} fold(s) trained)"
+        accuracy = main["accuracy"]
+        return (f"test accuracy (main head): {accuracy['mean']:.4f} ± {accuracy['std']:.4f} over "
+                f"{document['folds']} fold(s)")
+    test = json.loads(result.read_text()).get("test")
+    if not test:
+        return "no test split: the selected model was not tested"
+    return f"test accuracy (main head): {test['main']['accuracy']:.4f} on {test['main']['count']} samples"
+
+
 def write_cv_report(run: RunDir, config: TrainConfig, results: Sequence[dict], summary: dict) -> Path:
     """report.md of a cross-validation run: each fold, mean ± std, the confusion summed over folds."""
     lines = [f"# {config.data.dataset} · {config.model.variant} · {config.data.protocol}", "",
@@ -222,4 +256,4 @@ def write_cv_report(run: RunDir, config: TrainConfig, results: Sequence[dict], s
                                run.plots / f"confusion_all_folds_{head.replace('*', 'x').replace('+', '_plus_')}.png",
                                f"{head}, all folds")
         lines += ["", f"![confusion over all folds]({image.relative_to(run.path)})", ""]
-    return run.write_text("report.md", "\n".join(lines))
+    return run.write_text(REPORT_FILE, "\n".join(lines))

@@ -31,7 +31,16 @@ from pcnn_fer.data.images import ImageError, load_image
 from pcnn_fer.data.sample import SampleSet
 from pcnn_fer.data.torch_dataset import FERDataset, class_balanced_sampler
 from pcnn_fer.data.transforms import train_transform
-from pcnn_fer.engine.checkpoint import LAST, SELECTED, RunDir, git_revision, rng_state, set_rng_state
+from pcnn_fer.engine.checkpoint import (
+    LAST,
+    RESULT_FILE,
+    SELECTED,
+    SUMMARY_FILE,
+    RunDir,
+    git_revision,
+    rng_state,
+    set_rng_state,
+)
 from pcnn_fer.engine.config import OptimConfig, ScheduleConfig, TrainConfig
 from pcnn_fer.engine.distributed import DistContext, ShardedSampler, init_distributed, shutdown
 from pcnn_fer.engine.evaluate import (
@@ -59,8 +68,8 @@ from pcnn_fer.weights.backbones import load_backbone_weights
 from pcnn_fer.weights.store import load_model
 
 log = logging.getLogger(__name__)
+MIN_VAL_PER_CLASS = 10  # fewer validation images per class than this and selection follows noise
 TEST_SELECTION_NOTE = "selected on the test set (optimistic; for comparison with the reference code only)"
-RESULT_FILE = "result.json"
 SKIPPED_FILE = "skipped.txt"
 SHOWN_SKIPPED = 10
 
@@ -107,6 +116,19 @@ def plan_folds(config: TrainConfig, samples: SampleSet) -> list[Fold]:
         if config.misc.select == "test" and fold.test is None:
             raise ValueError(f"misc.select test needs a test split, and {samples.name} {fold.name} has none")
     return folds
+
+
+def warn_small_validation(config: TrainConfig, folds: list[Fold]) -> None:
+    """Say so when the validation part is too small for its accuracy to tell epochs apart."""
+    if config.misc.select != "val":
+        return
+    for fold in folds:
+        count, classes = len(fold.val), len(fold.val.class_names)
+        if count < MIN_VAL_PER_CLASS * classes:
+            log.warning("%s: the validation part holds only %d image(s) for %d classes (one image moves its "
+                        "accuracy by %.1f points), too few to select an epoch on; raise data.val_fraction, or "
+                        "select the last epoch (--select last)", fold.name or "training", count, classes,
+                        100.0 / max(count, 1))
 
 
 def check_classes(config: TrainConfig, samples: SampleSet) -> None:
@@ -619,43 +641,62 @@ def train(config: TrainConfig, samples: SampleSet | None = None, resume: str | P
         samples = readable_samples(samples, config.data.skip_bad, context, cache=cache, workers=config.data.workers,
                                    show_progress=not misc.quiet)
         folds = plan_folds(config, samples)
+        if context.is_main:
+            warn_small_validation(config, folds)
         pretrained = PretrainedWeights(config.model.pretrained, context)
         root = Path(resume) if resume else Path(misc.output) / context.broadcast(
             misc.name or f"{samples.name}-{config.model.variant}-{time.strftime('%Y%m%d-%H%M%S')}")
         if not resume and root.exists() and any(root.iterdir()):
             state = "a finished run" if (root / RESULT_FILE).exists() else "a run"
             raise ValueError(f"{root} already holds {state}; choose another misc.name, --resume it, or remove it")
-        run = RunDir(root)
-        if context.is_main:
-            run.create()
-            run.write_text("config.yaml", config.to_yaml())
-            run.write_environment()
-            if samples.skipped:
-                run.write_text(SKIPPED_FILE, "".join(f"{reason}\n" for reason in samples.skipped))
-        context.barrier()
-        results = []
-        with StopRequest() as stop:
-            for fold in folds:
-                fold_run = RunDir(root / fold.name) if fold.name else run
-                if (fold_run.path / RESULT_FILE).is_file():
-                    results.append(_read_result(fold_run))
-                    continue
-                if context.is_main:
-                    fold_run.create()
-                context.barrier()
-                try:
-                    results.append(FoldTrainer(config, fold, fold_run, context, cache, pretrained).fit(stop))
-                except TrainingInterrupted as interrupted:
-                    raise TrainingInterrupted(f"{interrupted}; resume with --resume {root}") from None
-        if len(folds) > 1 and context.is_main:
-            summary = summarize_folds(results)
-            run.write_json("summary.json", summary)
-            write_cv_report(run, config, results, summary)
-            log.info("%s", format_cv_summary(results, summary))
-        return root
+        run, made_here = RunDir(root), resume is None and not root.exists()
+        try:
+            return _train_folds(config, folds, run, context, cache, pretrained, samples.skipped, resume is not None)
+        except (TrainingInterrupted, KeyboardInterrupt):
+            raise
+        except Exception as error:
+            if context.is_main:
+                run.abandon(error, made_here)
+            raise
     finally:
         shutdown(context)
         torch.set_num_threads(threads)
+
+
+def _train_folds(config: TrainConfig, folds: list[Fold], run: RunDir, context: DistContext,
+                 cache: DecodedCache | None, pretrained: PretrainedWeights, skipped: list[str],
+                 resumed: bool) -> Path:
+    """Write the run's recipe and train every fold not finished yet, then summarise a cross-validation."""
+    root = run.path
+    if context.is_main:
+        run.create()
+        run.write_text("config.yaml", config.to_yaml())
+        run.write_environment()
+        if skipped:
+            run.write_text(SKIPPED_FILE, "".join(f"{reason}\n" for reason in skipped))
+    context.barrier()
+    results = []
+    with StopRequest() as stop:
+        for fold in folds:
+            fold_run = RunDir(root / fold.name) if fold.name else run
+            if (fold_run.path / RESULT_FILE).is_file():
+                results.append(_read_result(fold_run))
+                continue
+            if context.is_main:
+                fold_run.create()
+            context.barrier()
+            try:
+                results.append(FoldTrainer(config, fold, fold_run, context, cache, pretrained).fit(stop))
+            except TrainingInterrupted as interrupted:
+                raise TrainingInterrupted(f"{interrupted}; resume with --resume {root}") from None
+    if folds[0].name and context.is_main:  # cross-validation, even when data.run_folds runs one fold
+        summary = summarize_folds(results)
+        run.write_json(SUMMARY_FILE, summary)
+        write_cv_report(run, config, results, summary)
+        log.info("%s", format_cv_summary(results, summary))
+    if context.is_main and resumed:
+        run.clear_failure()
+    return root
 
 
 def _read_result(run: RunDir) -> dict:

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from torchvision.ops import batched_nms
 
+from pcnn_fer.devices import resolve_device
 from pcnn_fer.faces.detect import Detection, check_image
 from pcnn_fer.models.state import check_state_dict
 from pcnn_fer.weights.sources import PackageArchive, PinnedFile
@@ -189,7 +190,7 @@ class MTCNN:
             raise ValueError(f"factor must lie in (0, 1), got {factor}")
         if len(thresholds) != 3 or len(nms_thresholds) != 3:
             raise ValueError("thresholds and nms_thresholds need one value per stage (3 each)")
-        self.device = torch.device(device)
+        self.device = resolve_device(device)
         self.pnet, self.rnet, self.onet = (net.to(self.device).eval() for net in (pnet, rnet, onet))
         self.min_face_size = float(min_face_size)
         self.thresholds = tuple(float(t) for t in thresholds)

@@ -55,12 +55,21 @@ def grad_cam(model: PCNN, images: torch.Tensor, targets: torch.Tensor | np.ndarr
     return np.clip(out, 0.0, 1.0)
 
 
-def heatmap_to_source(heatmap: np.ndarray, matrix: np.ndarray, source_shape: tuple[int, ...]) -> np.ndarray:
+def heatmap_to_source(heatmap: np.ndarray, matrix: np.ndarray, source_shape: tuple[int, ...],
+                      edge_fade: float = 0.06) -> np.ndarray:
     """Carry a crop-space heat map back onto the source image through the inverse of the alignment matrix.
 
-    `matrix` maps source pixels to crop pixels; pixels outside the crop get 0.
+    `matrix` maps source pixels to crop pixels; pixels outside the crop get 0. The map fades to 0 over the
+    crop's outer `edge_fade` (a share of its side), so heat that reaches the crop's edge leaves no hard line
+    in the shape of the crop on the source.
     """
     height, width = source_shape[:2]
-    return cv2.warpAffine(heatmap.astype(np.float32), np.asarray(matrix, dtype=np.float64), (width, height),
+    fade = max(1.0, edge_fade * min(heatmap.shape))
+
+    def ramp(n: int) -> np.ndarray:
+        return np.clip((np.minimum(np.arange(n), np.arange(n)[::-1]) + 0.5) / fade, 0.0, 1.0)
+
+    faded = heatmap.astype(np.float32) * np.minimum.outer(ramp(heatmap.shape[0]), ramp(heatmap.shape[1]))
+    return cv2.warpAffine(faded.astype(np.float32), np.asarray(matrix, dtype=np.float64), (width, height),
                           flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT,
                           borderValue=0)

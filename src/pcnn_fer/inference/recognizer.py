@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 
 from pcnn_fer.data.images import DEFAULT_MAX_PIXELS, ImageError, load_image
+from pcnn_fer.devices import resolve_device
 from pcnn_fer.faces.detect import Detection, Detector, GivenFaces, create_detector
 from pcnn_fer.faces.framing import METADATA_KEY as FRAMING_KEY
 from pcnn_fer.faces.framing import FaceFraming
@@ -72,7 +73,7 @@ class Recognizer:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        self.device = torch.device(device)
+        self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.config = model.config
         self.backend = backend
@@ -111,16 +112,18 @@ class Recognizer:
     def from_pretrained(cls, model: str | Path | None = None, detector: Detector | str | None = "mtcnn", *,
                         backend: str = "torch", device: str | torch.device = "cpu", flip_tta: bool = False,
                         **options) -> Recognizer:
-        """A Recognizer for a model directory (config.json + model.safetensors) or a shipped model's name;
-        None takes the default shipped model (see `pcnn-fer models`).
+        """A Recognizer for a model directory (config.json + model.safetensors), a training run's directory (its
+        selected model) or a shipped model's name; None takes the default shipped model (see `pcnn-fer models`).
 
         With backend="onnx", the directory's model.onnx is used when present (see `pcnn-fer export`),
         else the model is exported in memory.
         """
+        from pcnn_fer.engine.checkpoint import model_of
         from pcnn_fer.weights.pretrained import model_directory
         from pcnn_fer.weights.store import load_model
 
-        path = model_directory(model)
+        path = model_of(model_directory(model))
+        device = resolve_device(device)
         model = load_model(path, device=device)
         onnx_model = None
         onnx_file = Path(path) / ONNX_FILE

@@ -17,6 +17,7 @@ from pcnn_fer.models.trunks import get_backbone
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 STN_GRID = 7  # the localisation net sees the final stage's map pooled to 7x7 (its size at 224 px)
+MIN_INPUT_SIZE = 32  # the trunks downsample 32x: a smaller face leaves no final-stage map
 CLASSIFIER_PREFIXES = ("fc.", "classifier.")  # a torchvision backbone's ImageNet head, which a PCNN replaces
 
 
@@ -38,6 +39,7 @@ class PCNNConfig:
     std: tuple[float, float, float] = IMAGENET_STD
 
     def __post_init__(self) -> None:
+        self._check_types()
         get_backbone(self.backbone)
         if len(self.class_names) < 2:
             raise ValueError(f"a classifier needs at least 2 classes, got {list(self.class_names)}")
@@ -48,6 +50,25 @@ class PCNNConfig:
             object.__setattr__(self, "fusion", False)
         if not self.fusion:
             object.__setattr__(self, "stn", False)
+
+    def _check_types(self) -> None:
+        """Refuse a wrongly typed field here, in one line, rather than as a tensor error deep in a forward pass."""
+        if not isinstance(self.backbone, str):
+            raise ValueError(f"backbone must be a name, got {self.backbone!r}")
+        if not all(isinstance(name, str) for name in self.class_names):
+            raise ValueError(f"class_names must be strings, got {list(self.class_names)!r}")
+        for name in ("stn", "organs", "fusion"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if not _is_int(self.input_size) or self.input_size < MIN_INPUT_SIZE:
+            raise ValueError(f"input_size must be an integer of at least {MIN_INPUT_SIZE} pixels, "
+                             f"got {self.input_size!r}")
+        for name in ("mean", "std"):
+            value = getattr(self, name)
+            if len(value) != 3 or not all(_is_number(v) for v in value):
+                raise ValueError(f"{name} must be 3 numbers (R, G, B), got {list(value)!r}")
+        if min(self.std) <= 0:
+            raise ValueError(f"std must be positive, got {list(self.std)}")
 
     @property
     def num_classes(self) -> int:
@@ -184,3 +205,11 @@ def _pool(feature_map: torch.Tensor) -> torch.Tensor:
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -66,9 +66,17 @@ class Pretrained(Enum):
 
 
 def model_directory(model: str | Path | None) -> Path:
-    """A model directory from what a user gives: None (the default model), a shipped model's name, or a path."""
+    """A model directory from what a user gives: None (the default model), a shipped model's name, or a
+    directory (a training run's directory is read by `pcnn_fer.engine.checkpoint.model_of`)."""
     if model is None:
         return Pretrained.DEFAULT.value.path
     if isinstance(model, str) and model in Pretrained.names():
         return Pretrained.get(model).path
-    return Path(model)
+    path = Path(model)
+    expected = ("a model directory (config.json + model.safetensors), a training run's directory, or a shipped "
+                f"model's name ({', '.join(Pretrained.names())})")
+    if path.is_file():
+        raise ValueError(f"{path} is a file; expected {expected}")
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path} not found; expected {expected}")
+    return path

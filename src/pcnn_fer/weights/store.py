@@ -8,8 +8,10 @@ import os
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from pcnn_fer.devices import resolve_device
 from pcnn_fer.models.pcnn import PCNN, PCNNConfig, count_parameters
 from pcnn_fer.models.state import check_state_dict
 
@@ -54,8 +56,8 @@ def read_config(directory: str | Path) -> tuple[PCNNConfig, dict]:
                                 f"{WEIGHTS_FILE} (made by save_pretrained or `pcnn-fer convert`)")
     try:
         document = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON: {error}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path} is not valid JSON text: {error}") from None
     if not isinstance(document, dict):
         raise ValueError(f"{path}: expected a JSON object, found {type(document).__name__}")
     if document.get("format") != FORMAT:
@@ -78,12 +80,17 @@ def read_config(directory: str | Path) -> tuple[PCNNConfig, dict]:
 
 def load_model(directory: str | Path, device: str | torch.device = "cpu") -> PCNN:
     """Rebuild the model of a directory and load its tensors, in eval mode."""
+    device = resolve_device(device)
     config, metadata = read_config(directory)
     weights = Path(directory) / WEIGHTS_FILE
     if not weights.is_file():
         raise FileNotFoundError(f"{weights} not found")
     model = PCNN(config)
-    state = load_file(str(weights), device=str(device))
+    try:
+        state = load_file(str(weights), device=str(device))
+    except SafetensorError as error:
+        raise ValueError(f"{weights} is not a readable safetensors file ({error}); the file is damaged or "
+                         f"was cut short: copy or export it again") from None
     check_state_dict(model.state_dict(), state,
                      f"{weights} does not fit its config ({config.backbone}, {config.num_classes} classes)")
     model.load_state_dict(state)
