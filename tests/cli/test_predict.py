@@ -106,6 +106,45 @@ def test_videos_every_nth_frame_smoothed_and_annotated(tiny_model_dir, clip, tmp
     assert Image.open(annotated / "photo.jpg").size == (96, 96)
 
 
+class RecordedBar:
+    """Stands in for the progress bar and remembers how it was advanced."""
+
+    made: list[RecordedBar] = []
+
+    def __init__(self, iterable, total=None, description="", enabled=True, unit="it"):
+        self.total, self.unit, self.steps = total, unit, 0
+        RecordedBar.made.append(self)
+
+    def update(self, steps: int = 1) -> None:
+        self.steps += steps
+
+    def set_postfix_str(self, text: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_video_advances_a_bar_per_frame_and_threads_are_set(tiny_model_dir, clip, monkeypatch, capsys):
+    import torch
+
+    import pcnn_fer.cli.predict as predict_command
+
+    RecordedBar.made = []
+    monkeypatch.setattr(predict_command, "progress", RecordedBar)
+    threads = torch.get_num_threads()
+    try:
+        assert main(["predict", str(clip), "--model", str(tiny_model_dir), "--detector", "none", "--every", "2",
+                     "--threads", "2"]) == 0
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
+    frames = [bar for bar in RecordedBar.made if bar.unit == "frame"]
+    assert [(bar.total, bar.steps) for bar in frames] == [(5, 5)]
+    assert main(["predict", str(clip), "--model", str(tiny_model_dir), "--threads", "0"]) == 2
+    assert "--threads" in capsys.readouterr().err
+
+
 def test_annotating_decodes_each_image_once_and_changes_no_record(tiny_model_dir, bad_inputs, tmp_path,
                                                                  monkeypatch, capsys):
     import pcnn_fer.data.images as images_module

@@ -51,7 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help=f"refuse images larger than N pixels (default: {DEFAULT_MAX_PIXELS:,})")
     parser.add_argument("--batch-size", type=int, default=8, metavar="N",
                         help="images (or video frames) per batch (default: 8)")
-    parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    parser.add_argument("--device", default="cpu", help="torch device: auto, cpu, cuda, cuda:N (default: cpu)")
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="CPU threads for the model (default: as many as the machine has cores)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     parser.set_defaults(run=run)
 
@@ -61,8 +63,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.explain and not args.annotate:
         raise ValueError("--explain draws heat maps into the annotated output: give --annotate OUTDIR too")
-    if args.every < 1 or args.batch_size < 1:
-        raise ValueError("--every and --batch-size must be at least 1")
+    if args.every < 1 or args.batch_size < 1 or (args.threads is not None and args.threads < 1):
+        raise ValueError("--every, --batch-size and --threads must be at least 1")
     if args.smooth is not None and not 0 < args.smooth <= 1:
         raise ValueError(f"--smooth ALPHA must lie in (0, 1], got {args.smooth}")
     inputs = expand_inputs(args.paths)
@@ -71,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     recognizer = Recognizer.from_pretrained(
         args.model, detector=None if args.detector == "none" else args.detector, backend=args.backend,
-        device=args.device, flip_tta=args.flip_tta, max_pixels=args.max_pixels, min_score=args.min_score)
+        device=args.device, flip_tta=args.flip_tta, max_pixels=args.max_pixels, min_score=args.min_score,
+        threads=args.threads)
     stream = open(args.output, "w", newline="") if args.output else sys.stdout
     try:
         writer = RecordWriter(stream, args.format, recognizer.class_names)
@@ -131,8 +134,11 @@ def _predict_video(recognizer, path: str, writer: RecordWriter, annotator: Annot
     from pcnn_fer.inference.video import VideoError, predict_video, video_info
 
     faces = written = 0
-    sink = None
+    sink = frame_bar = None
     try:
+        count = video_info(path).frame_count
+        frame_bar = progress(None, -(-count // args.every) if count else None, Path(path).name,
+                             enabled=not args.quiet, unit="frame")
         frames = predict_video(recognizer, path, every=args.every, batch_frames=args.batch_size,
                                smoothing=args.smooth, explain=annotator is not None and annotator.explain,
                                keep_frames=annotator is not None)
@@ -145,9 +151,12 @@ def _predict_video(recognizer, path: str, writer: RecordWriter, annotator: Annot
                 if sink is None:
                     sink = annotator.video(path, video_info(path).fps / args.every, frame.image.shape)
                 sink.write(frame.image, frame.faces)
+            frame_bar.update(1)
     except (VideoError, OSError, ValueError) as error:
         return writer.write_input(path, [FaceResult(input=path, error=str(error))])
     finally:
+        if frame_bar is not None:
+            frame_bar.close()
         if sink is not None:
             sink.close()
     if not written:

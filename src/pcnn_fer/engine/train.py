@@ -646,10 +646,13 @@ def train(config: TrainConfig, samples: SampleSet | None = None, resume: str | P
         pretrained = PretrainedWeights(config.model.pretrained, context)
         root = Path(resume) if resume else Path(misc.output) / context.broadcast(
             misc.name or f"{samples.name}-{config.model.variant}-{time.strftime('%Y%m%d-%H%M%S')}")
-        if not resume and root.exists() and any(root.iterdir()):
+        # Decided by the main process alone: it creates the folder, which the others would then find.
+        made_here = resume is None and not root.exists()
+        taken = (not resume and root.exists() and any(root.iterdir())) if context.is_main else None
+        if context.broadcast(taken):
             state = "a finished run" if (root / RESULT_FILE).exists() else "a run"
             raise ValueError(f"{root} already holds {state}; choose another misc.name, --resume it, or remove it")
-        run, made_here = RunDir(root), resume is None and not root.exists()
+        run = RunDir(root)
         try:
             return _train_folds(config, folds, run, context, cache, pretrained, samples.skipped, resume is not None)
         except (TrainingInterrupted, KeyboardInterrupt):

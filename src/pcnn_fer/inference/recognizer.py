@@ -57,7 +57,8 @@ class Recognizer:
     detectors without eyes) are cut as squares around their box widened by `box_margin` on each side.
     `min_score` drops detections scored below it (mtcnn scores are probabilities; haar scores neighbour
     counts). `flip_tta` averages the probabilities of each face and its mirror image. `timings` accumulates
-    seconds per stage (decode, detect, align, model, explain) for benchmarks.
+    seconds per stage (decode, detect, align, model, explain) for benchmarks. `threads` sets the model's CPU
+    threads (onnxruntime's session, or torch's process-wide count).
 
     Faces are cut as the model's metadata says (`framing`: landmark template, grey or colour, working
     resolution), and probabilities are softmax(logits / T) with the calibration temperature T of its metadata;
@@ -84,6 +85,8 @@ class Recognizer:
                 onnx_model = onnx_model_of(model, threads=threads)
             self._forward = onnx_model
         else:
+            if threads is not None:
+                torch.set_num_threads(threads)  # process-wide: torch has no per-model thread count
             # BatchNorm folded and channels-last: the same outputs up to float rounding, much faster on CPUs.
             self._forward = optimize_for_inference(self.model)
         if (min_score is not None and (detector == "mtcnn" or isinstance(detector, MTCNN))
