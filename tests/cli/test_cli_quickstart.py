@@ -15,6 +15,8 @@ def test_quickstart_trains_on_the_ckplus_sample_and_writes_the_report(tmp_path, 
     assert "demonstration of the pipeline on 58 real faces" in printed and "not an accuracy benchmark" in printed
     (run,) = tmp_path.glob("run-*")
     assert f"report: {run / 'report.md'}" in printed
+    assert "test accuracy (main head): " in printed and "always answering 'neutral' would score" in printed
+    assert f"pcnn-fer predict PHOTO --model {run / 'fold_01'}" in printed
     assert "not an accuracy benchmark" in (run / "report.md").read_text()
     summary = json.loads((run / "summary.json").read_text())
     assert summary["folds"] == 2

@@ -130,7 +130,7 @@ def test_train_prints_the_test_accuracy_and_a_report_that_exists(tmp_path, capsy
     printed = capsys.readouterr().out
     report = next(line for line in printed.splitlines() if line.startswith("report: "))
     assert Path(report.removeprefix("report: ")).is_file()
-    assert "test accuracy (main head): " in printed
+    assert "test accuracy (main head): " in printed and "always answering '" in printed
     assert ("over 1 fold(s)" in printed) == bool(protocol)
 
 

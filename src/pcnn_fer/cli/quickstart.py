@@ -8,6 +8,7 @@ that everything works end to end; with a few dozen images it measures nothing ab
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -31,9 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--epochs", type=int, default=10, help="epochs per fold (default: 10)")
     parser.add_argument("--folds", type=int, default=5, help="subject-independent folds (default: 5)")
     parser.add_argument("--input-size", type=int, default=128, help="face crop size in pixels (default: 128)")
-    # One thread by default: where other programs also use the cores, OpenMP threads that wait on each other
-    # slowed this run by more than 10x; on an idle machine --threads 2 is faster.
-    parser.add_argument("--threads", type=int, default=1, help="CPU threads (default: 1)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                        help=f"CPU threads (default: every core, {os.cpu_count() or 1} here; fewer when other "
+                             f"programs share the cores)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(run=run)
@@ -43,7 +44,9 @@ def run(args: argparse.Namespace) -> int:
     from pcnn_fer.data.datasets import load_dataset
     from pcnn_fer.data.fetch import fetch_ckplus_sample
     from pcnn_fer.data.labels import relabel
+    from pcnn_fer.engine.checkpoint import SELECTED
     from pcnn_fer.engine.config import load_config
+    from pcnn_fer.engine.reporting import headline
     from pcnn_fer.engine.train import TrainingInterrupted, train
 
     started = time.perf_counter()
@@ -75,6 +78,11 @@ def run(args: argparse.Namespace) -> int:
     title, _, rest = report.read_text().partition("\n")
     report.write_text(f"{title}\n\n> {note}\n{rest}")
     print(note)
+    print(headline(root))
+    first = sorted(root.glob("fold_*"))[0]
+    print(f"fold models: {root}/fold_*/{SELECTED}/ (config.json + model.safetensors)\n"
+          f"next: pcnn-fer predict PHOTO --model {first}   (recognise faces with fold 1's model)\n"
+          f"      pcnn-fer train --config configs/ferplus_cpu.yaml --data-root DATA   (train on a real benchmark)")
     print(f"quickstart finished in {time.perf_counter() - started:.0f} s; report: {report}")
     return 0
 

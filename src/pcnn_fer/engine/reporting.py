@@ -234,12 +234,21 @@ def headline(run: Path) -> str:
         if main is None:
             return f"no fold was tested ({document['folds']} fold(s) trained)"
         accuracy = main["accuracy"]
-        return (f"test accuracy (main head): {accuracy['mean']:.4f} ± {accuracy['std']:.4f} over "
-                f"{document['folds']} fold(s)")
-    test = json.loads(result.read_text()).get("test")
-    if not test:
-        return "no test split: the selected model was not tested"
-    return f"test accuracy (main head): {test['main']['accuracy']:.4f} on {test['main']['count']} samples"
+        scored = f"{accuracy['mean']:.4f} ± {accuracy['std']:.4f} over {document['folds']} fold(s)"
+    else:
+        main = (json.loads(result.read_text()).get("test") or {}).get("main")
+        if main is None:
+            return "no test split: the selected model was not tested"
+        scored = f"{main['accuracy']:.4f} on {main['count']} samples"
+    return f"test accuracy (main head): {scored}; {majority_baseline(main['confusion'], main['class_names'])}"
+
+
+def majority_baseline(confusion: Sequence[Sequence[int]], class_names: Sequence[str]) -> str:
+    """What always answering the commonest true class would score: the floor an accuracy is read against."""
+    support = np.asarray(confusion).sum(axis=1)
+    commonest = int(support.argmax())
+    share = support[commonest] / max(int(support.sum()), 1)
+    return f"always answering '{class_names[commonest]}' would score {share:.4f}"
 
 
 def write_cv_report(run: RunDir, config: TrainConfig, results: Sequence[dict], summary: dict) -> Path:
