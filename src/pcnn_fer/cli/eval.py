@@ -135,7 +135,9 @@ def _models(args: argparse.Namespace, options: dict[str, object],
     from pcnn_fer.weights.store import CONFIG_FILE
 
     path = args.model
-    single = model_of(path) if (model_of(path) / CONFIG_FILE).is_file() else None
+    single: Path | None = model_of(path)
+    if not (single / CONFIG_FILE).is_file():
+        single = None
     fold_dirs = sorted(p for p in path.glob("fold_*") if (p / SELECTED / CONFIG_FILE).is_file())
     if single is None and not fold_dirs:
         raise FileNotFoundError(f"{path} is neither a model directory (config.json) nor a run directory "
