@@ -126,7 +126,6 @@ class Recognizer:
         from pcnn_fer.weights.store import load_model
 
         path = model_of(model_directory(model))
-        device = resolve_device(device)
         model = load_model(path, device=device)
         onnx_model = None
         onnx_file = Path(path) / ONNX_FILE
