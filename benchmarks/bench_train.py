@@ -102,6 +102,7 @@ def loader_seconds_per_batch(workers: int, batches: int) -> float:
     """The reference training pipeline alone (JPEG decode + augmentation + collation), per batch of 16."""
     from torch.utils.data import DataLoader
 
+    from pcnn_fer.data.preprocessing import Preprocessing
     from pcnn_fer.data.sample import Sample, SampleSet
     from pcnn_fer.data.torch_dataset import FERDataset
     from pcnn_fer.data.transforms import train_transform
@@ -114,7 +115,7 @@ def loader_seconds_per_batch(workers: int, batches: int) -> float:
             Image.fromarray(rng.integers(0, 255, (256, 256, 3), dtype=np.uint8)).save(path, quality=90)
             samples.append(Sample(path, i % CLASSES, str(i)))
         dataset = FERDataset(SampleSet("bench", tuple(f"c{i}" for i in range(CLASSES)), samples),
-                             train_transform(SIZE))
+                             train_transform(Preprocessing(SIZE)))
         loader = DataLoader(dataset, batch_size=BATCH, num_workers=workers, shuffle=True)
         started = time.perf_counter()
         for _ in loader:

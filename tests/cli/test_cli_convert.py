@@ -22,7 +22,7 @@ def test_convert_then_load_gives_the_reference_outputs(tmp_path: Path, reference
 
     model = load_model(tmp_path / "rafdb")
     assert model.class_names == RAFDB
-    source = model.metadata["source"]
+    source = model.metadata.source
     assert source["file"] == reference_case.checkpoint.name
     assert source["sha256"] == sha256_of(reference_case.checkpoint)
     with torch.no_grad():

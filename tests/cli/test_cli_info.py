@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
 
 from pcnn_fer.cli.main import main
-from pcnn_fer.models import count_parameters, create_model, get_backbone
+from pcnn_fer.models import count_parameters, create_model, get_backbone, list_variants
 from pcnn_fer.models.complexity import count_macs, parameters_by_part
 
 
@@ -23,8 +24,22 @@ def test_info_reports_what_the_model_is(capsys, num_classes: int) -> None:
         assert re.search(rf"^\s+{part}\s+{count:,}\s", printed, re.MULTILINE), part
 
 
-def test_unknown_variant_is_a_usage_error(capsys) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        main(["info", "pcnn_r999"])
-    assert exit_info.value.code == 2
-    assert "pcnn_r18" in capsys.readouterr().err
+def test_unknown_variant_is_a_one_line_error_listing_the_registered_ones(capsys) -> None:
+    assert main(["info", "pcnn_r999"]) == 2
+    error = capsys.readouterr().err
+    assert len(error.strip().splitlines()) == 1 and "pcnn_r999" in error
+    assert all(name in error for name in list_variants())
+
+
+def test_the_offered_names_are_the_registries(capsys) -> None:
+    # Recipes and the command line list what the registries hold, never a copy.
+    from pcnn_fer.cli.main import build_parser
+    from pcnn_fer.engine.config import AMP_MODES, TrainConfig
+    from pcnn_fer.faces.registry import detector_names
+
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig().model)}
+    assert set(fields["variant"].metadata["choices"]) == set(list_variants())
+    eval_parser = build_parser()._subparsers._group_actions[0].choices["eval"]
+    predict_parser = build_parser()._subparsers._group_actions[0].choices["predict"]
+    assert next(a for a in eval_parser._actions if a.dest == "amp").choices == AMP_MODES
+    assert tuple(next(a for a in predict_parser._actions if a.dest == "detector").choices) == detector_names()

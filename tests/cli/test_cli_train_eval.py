@@ -1,5 +1,7 @@
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +46,7 @@ def test_eval_scores_the_selected_model_with_the_organ_head_option(trained, caps
     root, data = trained
     out = root / "eval"
     assert main(["eval", "--model", str(root / "run"), "--dataset", "folder", "--data-root", str(data),
-                 "--organ-weight", "0.5", "--tta-flip", "--workers", "0", "--quiet", "--output", str(out)]) == 0
+                 "--organ-weight", "0.5", "--flip-tta", "--workers", "0", "--quiet", "--output", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "main+0.5*organs" in printed
     metrics = json.loads((out / "test.json").read_text())
@@ -178,6 +180,46 @@ def test_cv_eval_refuses_a_fold_whose_test_part_changed(cross_validated, tmp_pat
     error = capsys.readouterr().err
     assert f"fold_02: training tested {recorded['test_samples'] + 1} sample(s)" in error
     assert not (tmp_path / "out").exists()  # refused before any fold was scored
+
+
+def test_cv_eval_refuses_a_fold_whose_test_samples_changed_though_not_their_count(cross_validated, tmp_path,
+                                                                                  capsys):
+    run, data = cross_validated
+    copy = shutil.copytree(run, tmp_path / "cv")
+    result = copy / "fold_01" / "result.json"
+    recorded = json.loads(result.read_text())
+    assert len(recorded["test_fingerprint"]) == 64
+    result.write_text(json.dumps({**recorded, "test_fingerprint": "0" * 64}))
+    assert main(["eval", "--model", str(copy), "--dataset", "folder", "--data-root", str(data), "--quiet",
+                 "--workers", "0", "--output", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert "fold_01: the fold rebuilt from" in error and "not the same ones" in error and str(result) in error
+    assert not (tmp_path / "out").exists()
+
+
+def test_cv_eval_of_a_record_without_a_fingerprint_checks_the_count(cross_validated, tmp_path, capsys):
+    run, data = cross_validated
+    copy = shutil.copytree(run, tmp_path / "cv")
+    for fold in ("fold_01", "fold_02"):
+        result = copy / fold / "result.json"
+        result.write_text(json.dumps({k: v for k, v in json.loads(result.read_text()).items()
+                                      if k != "test_fingerprint"}))
+    assert main(["eval", "--model", str(copy), "--dataset", "folder", "--data-root", str(data), "--quiet",
+                 "--workers", "0", "--output", str(tmp_path / "out")]) == 0
+    assert "over 2 folds" in capsys.readouterr().out
+
+
+def test_building_the_command_line_imports_no_torch():
+    # `pcnn-fer train --help` and friends answer at once: torch loads when a command runs, not when parsing.
+    code = ("import argparse, sys, types; package = types.ModuleType('pcnn_fer'); package.__path__ = [sys.argv[1]]; "
+            "package.__version__ = '0'; sys.modules['pcnn_fer'] = package; import importlib; "
+            "commands = argparse.ArgumentParser().add_subparsers(); "
+            "[importlib.import_module(f'pcnn_fer.cli.{name}').register(commands) "
+            "for name in ('train', 'eval', 'data', 'quickstart')]; "
+            "print(sorted({'torch', 'numpy', 'PIL'} & set(sys.modules)))")
+    source = str(Path(__file__).resolve().parents[2] / "src" / "pcnn_fer")
+    assert subprocess.run([sys.executable, "-c", code, source], capture_output=True, text=True,
+                          check=True).stdout.strip() == "[]"
 
 
 def test_cv_eval_of_a_run_trained_in_memory_says_why_it_cannot(tmp_path, capsys):

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pcnn_fer.cli.data import parse_options
 from pcnn_fer.cli.main import main
+from pcnn_fer.data.datasets import parse_reader_options
 
 
 @pytest.fixture
@@ -38,10 +38,10 @@ def test_bad_option_is_one_line_error(folder_dataset, capsys):
 
 
 def test_option_types():
-    assert parse_options("ckplus", ["frames=2", "contempt=false", "neutral=all"]) == {
+    assert parse_reader_options("ckplus", ["frames=2", "contempt=false", "neutral=all"]) == {
         "frames": 2, "contempt": False, "neutral": "all"}
     with pytest.raises(ValueError, match="true or false"):
-        parse_options("ckplus", ["contempt=maybe"])
+        parse_reader_options("ckplus", ["contempt=maybe"])
 
 
 @pytest.mark.parametrize("code", ["inf", "nan"])

@@ -38,3 +38,17 @@ def test_export_then_predict_with_onnxruntime_gives_the_torch_answers(tiny_model
 def test_export_of_a_missing_model_is_a_one_line_error(tmp_path, capsys):
     assert main(["export", "--model", str(tmp_path), "--output", str(tmp_path / "m.onnx")]) == 2
     assert "config.json" in capsys.readouterr().err
+
+
+def test_predict_on_onnx_without_an_export_says_how_to_make_one_and_exports_nothing(tiny_model_dir, tmp_path,
+                                                                                   capsys, monkeypatch):
+    monkeypatch.setenv("PCNN_FER_CACHE", str(tmp_path / "cache"))
+    model_dir = shutil.copytree(tiny_model_dir, tmp_path / "model")
+    image = tmp_path / "face.png"
+    Image.fromarray(np.zeros((96, 96, 3), dtype=np.uint8)).save(image)
+    code = main(["predict", str(image), "--model", str(model_dir), "--detector", "none", "--backend", "onnx",
+                 "--quiet"])
+    error = capsys.readouterr().err
+    assert code == 2 and len(error.strip().splitlines()) == 1
+    assert "no ONNX export yet" in error and "--export-onnx" in error
+    assert not (tmp_path / "cache").exists() and not (model_dir / "model.onnx").exists()

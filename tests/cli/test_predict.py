@@ -1,4 +1,7 @@
-"""`pcnn-fer predict`: inputs of every kind, JSON lines and CSV, annotation, bad input, exit codes."""
+"""`pcnn-fer predict`: flags to records, JSON lines and CSV files, annotation, the summary line, exit codes.
+
+The pipeline itself (batching, videos, progress, decoding once) is tested in tests/inference/test_pipeline.py.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import pytest
 from PIL import Image
 
 from pcnn_fer.cli.main import main
-from pcnn_fer.models.regions import ORGANS
+from pcnn_fer.models.organs import ORGANS
 
 
 def write_face(path, seed: int, size: int = 96):
@@ -106,70 +109,19 @@ def test_videos_every_nth_frame_smoothed_and_annotated(tiny_model_dir, clip, tmp
     assert Image.open(annotated / "photo.jpg").size == (96, 96)
 
 
-class RecordedBar:
-    """Stands in for the progress bar and remembers how it was advanced."""
-
-    made: list[RecordedBar] = []
-
-    def __init__(self, iterable, total=None, description="", enabled=True, unit="it"):
-        self.total, self.unit, self.steps = total, unit, 0
-        RecordedBar.made.append(self)
-
-    def update(self, steps: int = 1) -> None:
-        self.steps += steps
-
-    def set_postfix_str(self, text: str) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def test_a_video_advances_a_bar_per_frame_and_threads_are_set(tiny_model_dir, clip, monkeypatch, capsys):
+def test_threads_are_set_and_checked(tiny_model_dir, clip, capsys):
     import torch
 
-    import pcnn_fer.cli.predict as predict_command
-
-    RecordedBar.made = []
-    monkeypatch.setattr(predict_command, "progress", RecordedBar)
     threads = torch.get_num_threads()
     try:
-        assert main(["predict", str(clip), "--model", str(tiny_model_dir), "--detector", "none", "--every", "2",
-                     "--threads", "2"]) == 0
+        assert main(["predict", str(clip), "--model", str(tiny_model_dir), "--detector", "none", "--every", "5",
+                     "--threads", "2", "--quiet"]) == 0
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(threads)
-    frames = [bar for bar in RecordedBar.made if bar.unit == "frame"]
-    assert [(bar.total, bar.steps) for bar in frames] == [(5, 5)]
+    assert len(records(capsys.readouterr().out)) == 2
     assert main(["predict", str(clip), "--model", str(tiny_model_dir), "--threads", "0"]) == 2
     assert "--threads" in capsys.readouterr().err
-
-
-def test_annotating_decodes_each_image_once_and_changes_no_record(tiny_model_dir, bad_inputs, tmp_path,
-                                                                 monkeypatch, capsys):
-    import pcnn_fer.data.images as images_module
-    import pcnn_fer.inference.recognizer as recognizer_module
-
-    photos = [str(write_face(tmp_path / f"face{i}.png", i)) for i in range(3)] + [str(bad_inputs["zero_byte"])]
-    command = ["predict", *photos, "--model", str(tiny_model_dir), "--detector", "none", "--batch-size", "2",
-               "--quiet"]
-    assert main(command) == 0
-    plain = capsys.readouterr().out
-    decoded_paths = []
-    load_image = recognizer_module.load_image
-
-    def counting_load_image(source, **options):
-        if not isinstance(source, np.ndarray):
-            decoded_paths.append(str(source))
-        return load_image(source, **options)
-
-    monkeypatch.setattr(recognizer_module, "load_image", counting_load_image)
-    monkeypatch.setattr(images_module, "load_image", counting_load_image)
-    annotated = tmp_path / "annotated"
-    assert main([*command, "--annotate", str(annotated)]) == 0
-    assert capsys.readouterr().out == plain
-    assert decoded_paths == photos
-    assert sorted(p.name for p in annotated.iterdir()) == ["face0.png", "face1.png", "face2.png"]
 
 
 def test_option_mistakes_are_one_line_errors(tiny_model_dir, tmp_path, capsys):

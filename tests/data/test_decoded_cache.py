@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader
 from pcnn_fer.data.cache import DecodedCache, StaleCacheError
 from pcnn_fer.data.datasets import load_dataset
 from pcnn_fer.data.images import ImageError, load_image
+from pcnn_fer.data.preprocessing import Preprocessing
 from pcnn_fer.data.sample import Sample, SampleSet
 from pcnn_fer.data.torch_dataset import FERDataset
 from pcnn_fer.data.transforms import eval_transform
@@ -74,8 +75,8 @@ def test_building_shows_a_bar_only_on_a_terminal(rafdb_tree, tmp_path, monkeypat
 def test_dataset_from_cache_equals_decoding_and_survives_workers(rafdb_tree, tmp_path):
     s = load_dataset("rafdb", rafdb_tree)
     cache = DecodedCache.build(s, tmp_path / "cache", progress=False)
-    direct = FERDataset(s, eval_transform(32))
-    cached = FERDataset(s, eval_transform(32), cache=pickle.loads(pickle.dumps(cache)))
+    direct = FERDataset(s, eval_transform(Preprocessing(32)))
+    cached = FERDataset(s, eval_transform(Preprocessing(32)), cache=pickle.loads(pickle.dumps(cache)))
     image, target = cached[2]
     assert target.dtype == torch.int64 and target.ndim == 0 and int(target) == s.samples[2].label
     torch.testing.assert_close(image, direct[2][0])
@@ -85,6 +86,17 @@ def test_dataset_from_cache_equals_decoding_and_survives_workers(rafdb_tree, tmp
 
 def test_soft_targets_are_float_vectors(fer_pixels):
     s = SampleSet("soft", ("a", "b", "c"), [Sample(fer_pixels(0), (0.25, 0.75, 0.0), "k")])
-    image, target = FERDataset(s, eval_transform(16))[0]
+    image, target = FERDataset(s, eval_transform(Preprocessing(16)))[0]
     assert image.shape == (3, 16, 16)
     assert target.dtype == torch.float32 and target.tolist() == [0.25, 0.75, 0.0]
+
+
+def test_a_cache_resized_to_the_input_size_gives_the_very_tensors_of_decoding(rafdb_tree, tmp_path):
+    s = load_dataset("rafdb", rafdb_tree)
+    cache = DecodedCache.build(s, tmp_path / "cache", size=24, progress=False)
+    assert {cache.image(sample.key).shape for sample in s} == {(24, 24, 3)}
+    assert {load_image(sample.source).shape[:2] for sample in s} != {(24, 24)}  # the cache did resize
+    direct = FERDataset(s, eval_transform(Preprocessing(24)))
+    cached = FERDataset(s, eval_transform(Preprocessing(24)), cache=cache)
+    for index in range(len(s)):
+        torch.testing.assert_close(cached[index][0], direct[index][0], atol=0, rtol=0)

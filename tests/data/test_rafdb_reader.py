@@ -1,7 +1,7 @@
 import pytest
 
 from pcnn_fer.data.bad_input import DatasetError
-from pcnn_fer.data.datasets import DATASETS, load_dataset, reader_options
+from pcnn_fer.data.datasets import DATASET_NAMES, load_dataset, reader_options
 from pcnn_fer.data.labels import RAFDB_CLASSES
 
 
@@ -53,7 +53,7 @@ def test_unknown_option_and_missing_label_file(rafdb_tree, tmp_path):
 
 
 def test_registry_names():
-    assert set(DATASETS) == {"rafdb", "fer2013", "ferplus", "ckplus", "jaffe", "affectnet", "folder"}
+    assert set(DATASET_NAMES) == {"rafdb", "fer2013", "ferplus", "ckplus", "jaffe", "affectnet", "folder"}
     assert reader_options("ferplus") == {"mode": "majority", "contempt": True, "fer2013_csv": None, "votes": "auto"}
     with pytest.raises(ValueError, match="unknown dataset 'sfew'"):
         load_dataset("sfew", ".")

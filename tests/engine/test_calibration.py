@@ -132,7 +132,7 @@ def test_evaluate_reports_ece_and_nll_before_and_after_the_fitted_temperature(ti
 
 def test_collected_logits_give_the_predictions_evaluate_counts(tiny):
     model, _, test = tiny
-    options = EvalOptions(batch_size=4, flip=True, show_progress=False)
+    options = EvalOptions(batch_size=4, flip_tta=True, show_progress=False)
     logits, targets = collect_logits(model, test, options)
     assert logits.shape == (len(test), len(CLASSES))
     assert targets.tolist() == [s.label for s in test]

@@ -1,8 +1,13 @@
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from pcnn_fer.data.datasets import DATASET_NAMES
+from pcnn_fer.data.names import AUGMENTATIONS
+from pcnn_fer.engine import config as config_module
 from pcnn_fer.engine.config import TrainConfig, load_config
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -109,3 +114,34 @@ def test_the_default_model_recipe_selects_on_validation_and_differs_from_the_pap
     assert (config.data.dataset, config.model.variant, config.model.input_size) == ("ferplus", "pcnn_mbv2", 64)
     assert config.misc.select == "val" and config.augment.train == "light"
     assert (config.optim.loss_alpha, config.optim.loss_beta) == (0.6, 0.4)  # the paper's 3 : 2, at a sane scale
+
+
+def test_a_recipe_written_before_flip_tta_was_renamed_still_loads(tmp_path):
+    recipe = tmp_path / "config.yaml"
+    recipe.write_text("augment: {tta_flip: true}\n")
+    config = load_config(recipe)
+    assert config.augment.flip_tta is True
+    assert "tta_flip" not in config.to_yaml() and "flip_tta: true" in config.to_yaml()
+
+
+def test_the_names_the_recipe_offers_are_those_the_readers_and_transforms_know():
+    from pcnn_fer.data.datasets import load_dataset
+    from pcnn_fer.data.preprocessing import Preprocessing
+    from pcnn_fer.data.transforms import train_transform
+
+    for name in DATASET_NAMES:  # every offered name has a reader, which refuses a missing folder in its own words
+        with pytest.raises((FileNotFoundError, ValueError)) as caught:
+            load_dataset(name, "/nonexistent-dataset-root")
+        assert "unknown dataset" not in str(caught.value)
+    for policy in AUGMENTATIONS:
+        train_transform(Preprocessing(32), policy=policy)
+
+
+def test_reading_a_recipe_imports_no_torch():
+    # The command line builds `pcnn-fer train`'s flags from the recipe: that must not cost a torch import.
+    code = ("import sys, types; package = types.ModuleType('pcnn_fer'); package.__path__ = [sys.argv[1]]; "
+            "sys.modules['pcnn_fer'] = package; import pcnn_fer.engine.config; "
+            "print(sorted({'torch', 'numpy'} & set(sys.modules)))")
+    source = str(Path(config_module.__file__).resolve().parents[1])
+    assert subprocess.run([sys.executable, "-c", code, source], capture_output=True, text=True,
+                          check=True).stdout.strip() == "[]"

@@ -5,10 +5,12 @@ import pytest
 import torch
 from shapes import make_shapes, write_shapes_tree
 
-from pcnn_fer.engine import train as train_module
+from pcnn_fer.engine import fold_trainer, model_setup
+from pcnn_fer.engine.checkpoint import LAST, RunDir, model_of
 from pcnn_fer.engine.config import load_config
 from pcnn_fer.engine.train import train
 from pcnn_fer.models.loss import TwoPhaseLoss
+from pcnn_fer.models.storage import load_model
 
 
 def tiny_config(tmp_path, **overrides):
@@ -39,7 +41,7 @@ def test_loss_falls_and_held_out_accuracy_beats_chance(tmp_path):
                  "last/training_state.pt"):
         assert (run / name).is_file(), name
     assert "![curves](plots/curves.png)" in (run / "report.md").read_text()
-    assert json.loads((run / "selected" / "config.json").read_text())["metadata"]["metrics"]["split"] == "test"
+    assert json.loads((run / "selected" / "config.json").read_text())["metadata"]["metrics"]["test"]["split"] == "test"
 
 
 class NaNOnThirdCall(TwoPhaseLoss):
@@ -54,7 +56,7 @@ class NaNOnThirdCall(TwoPhaseLoss):
 
 def test_nan_loss_stops_with_a_message_naming_the_step_and_leaves_no_half_made_run(tmp_path, monkeypatch):
     NaNOnThirdCall.calls = 0
-    monkeypatch.setattr(train_module, "TwoPhaseLoss", NaNOnThirdCall)
+    monkeypatch.setattr(fold_trainer, "TwoPhaseLoss", NaNOnThirdCall)
     with pytest.raises(RuntimeError, match=r"loss is nan at epoch 1, batch 3 \(optimiser step 3\).*--skip-nonfinite"):
         train(tiny_config(tmp_path), samples=make_shapes(train_per_class=6, test_per_class=1, size=48))
     assert not (tmp_path / "run").exists()  # nothing in it could have been resumed
@@ -64,7 +66,7 @@ def test_a_run_that_fails_after_a_checkpoint_is_marked_failed_and_resumes(tmp_pa
     samples = make_shapes(train_per_class=6, test_per_class=1, size=48)
     config = tiny_config(tmp_path, **{"schedule.epochs": 2})
     NaNOnThirdCall.calls, NaNOnThirdCall.nan_at = 0, 5  # epoch 2, after epoch 1's checkpoint
-    monkeypatch.setattr(train_module, "TwoPhaseLoss", NaNOnThirdCall)
+    monkeypatch.setattr(fold_trainer, "TwoPhaseLoss", NaNOnThirdCall)
     try:
         with pytest.raises(RuntimeError, match="loss is nan at epoch 2"):
             train(config, samples=samples)
@@ -72,24 +74,24 @@ def test_a_run_that_fails_after_a_checkpoint_is_marked_failed_and_resumes(tmp_pa
         NaNOnThirdCall.nan_at = 3
     marker = tmp_path / "run" / "failed.txt"
     assert "loss is nan at epoch 2" in marker.read_text()
-    monkeypatch.setattr(train_module, "TwoPhaseLoss", TwoPhaseLoss)
+    monkeypatch.setattr(fold_trainer, "TwoPhaseLoss", TwoPhaseLoss)
     run = train(config, samples=samples, resume=tmp_path / "run")
     assert (run / "result.json").is_file() and not marker.exists()
 
 
 def test_skip_nonfinite_skips_the_step_and_counts_it(tmp_path, monkeypatch):
     NaNOnThirdCall.calls = 0
-    monkeypatch.setattr(train_module, "TwoPhaseLoss", NaNOnThirdCall)
+    monkeypatch.setattr(fold_trainer, "TwoPhaseLoss", NaNOnThirdCall)
     run = train(tiny_config(tmp_path, **{"optim.skip_nonfinite": True}),
                 samples=make_shapes(train_per_class=6, test_per_class=1, size=48))
     record = json.loads((run / "metrics.jsonl").read_text().splitlines()[0])
     assert record["skipped_steps"] == 1
-    assert all(torch.isfinite(p).all() for p in train_module.load_model(run / "last").parameters())
+    assert all(torch.isfinite(p).all() for p in load_model(RunDir(run).checkpoint_path(LAST)).parameters())
 
 
 def test_class_count_other_than_the_recipes_fails_before_training(tmp_path):
-    with pytest.raises(ValueError, match=r"has 3 classes .* the recipe expects data.classes=7"):
-        train(tiny_config(tmp_path, **{"data.classes": 7}), samples=make_shapes(2, 1, size=48))
+    with pytest.raises(ValueError, match=r"has 3 classes .* the recipe expects data.class_count=7"):
+        train(tiny_config(tmp_path, **{"data.class_count": 7}), samples=make_shapes(2, 1, size=48))
     assert not (tmp_path / "run").exists()
 
 
@@ -114,28 +116,19 @@ def test_cross_validation_reports_each_fold_and_mean_std(tmp_path, caplog, capsy
     assert "fold_01/report.md" in (run / "report.md").read_text()
 
 
-def test_learning_rate_schedules():
-    step = load_config(None, []).schedule
-    assert [train_module.lr_factor(step, 0.01, e) for e in (0, 14.9, 15, 30)] == [1.0, 1.0, 0.5, 0.25]
-    cosine = load_config(None, [("schedule.name", "cosine"), ("schedule.epochs", 10), ("schedule.min_lr", 0.001),
-                                ("schedule.warmup_epochs", 2), ("schedule.warmup_factor", 0.1)]).schedule
-    assert train_module.lr_factor(cosine, 0.01, 0) == pytest.approx(0.1)  # warm-up start
-    assert train_module.lr_factor(cosine, 0.01, 5) == pytest.approx(0.1 + 0.9 * 0.5)  # half-way down the cosine
-    assert train_module.lr_factor(cosine, 0.01, 10) == pytest.approx(0.1)  # the floor, min_lr / lr
-
-
 def test_every_training_option_runs_together(tmp_path):
     config = tiny_config(tmp_path, **{
         "optim.name": "adamw", "optim.accumulate": 2, "optim.clip_grad": 1.0, "optim.label_smoothing": 0.1,
         "schedule.name": "cosine", "schedule.warmup_epochs": 1, "schedule.epochs": 2, "ema.enabled": True,
         "ema.decay": 0.9, "misc.amp": "bf16", "misc.channels_last": True, "data.balanced": True,
-        "augment.train": "reference", "augment.tta_flip": True, "misc.organ_weight": 0.5,
+        "augment.train": "reference", "augment.flip_tta": True, "misc.organ_weight": 0.5,
         "data.cache": str(tmp_path / "cache")})
     run = train(config, samples=make_shapes(train_per_class=4, test_per_class=1, size=48))
     result = json.loads((run / "result.json").read_text())
     assert set(result["test"]) == {"main", "main+0.5*organs"}
     history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert (tmp_path / "cache" / "index.json").is_file()
+    assert (run / "last" / "model.safetensors").is_file()  # EMA: the kept weights are not the last raw ones
     assert history[0]["lr"] < 0.01 and all(torch.isfinite(torch.tensor(r["train_loss"])) for r in history)
 
 
@@ -159,7 +152,7 @@ def test_skip_bad_leaves_out_undecodable_images_before_folds_are_planned(tmp_pat
     overrides = {"data.skip_bad": True, "data.protocol": "random_kfold", "data.folds": 2}
     if cached:
         overrides["data.cache"] = str(tmp_path / "cache")
-    caplog.set_level(logging.WARNING, logger="pcnn_fer.engine.train")
+    caplog.set_level(logging.WARNING, logger="pcnn_fer.engine.preflight")
     run = train(folder_config(tmp_path, data, **overrides))
     tested = sum(json.loads((run / f"fold_0{i}" / "result.json").read_text())["test_samples"] for i in (1, 2))
     assert tested == 12 - 1  # each readable shape image tested once across the folds; the bad files nowhere
@@ -187,7 +180,7 @@ def test_backbone_weights_are_read_once_per_run_and_not_for_a_resumed_fold(tmp_p
         reads.append((source, backbone))
         return mobilenet_v2().state_dict()
 
-    monkeypatch.setattr(train_module, "load_backbone_weights", fake_weights)
+    monkeypatch.setattr(model_setup, "load_backbone_weights", fake_weights)
     config = tiny_config(tmp_path, **{"model.pretrained": "imagenet", "data.protocol": "subject_kfold",
                                       "data.folds": 2})
     samples = make_shapes(train_per_class=2, test_per_class=1, size=48)
@@ -222,11 +215,12 @@ def test_a_new_run_never_reuses_an_existing_run_directory(tmp_path):
     assert (existing / "config.yaml").read_text() == "the recipe of another run\n"  # left as it was
 
 
-def test_a_validation_part_too_small_to_select_on_is_warned_about(tmp_path, caplog):
-    samples = make_shapes(train_per_class=40, test_per_class=1, size=32)
-    for fraction, warned in ((0.1, True), (0.5, False)):
-        config = tiny_config(tmp_path, **{"misc.select": "val", "data.val_fraction": fraction})
-        caplog.clear()
-        with caplog.at_level(logging.WARNING):
-            train_module.warn_small_validation(config, train_module.plan_folds(config, samples))
-        assert ("too few to select an epoch on" in caplog.text) == warned
+def test_a_fold_kept_at_its_last_epoch_stores_its_weights_once(tmp_path):
+    # As pcnn-fer quickstart trains: samples in memory, subject-independent folds, the last epoch kept.
+    config = tiny_config(tmp_path, **{"data.protocol": "subject_kfold", "data.folds": 2})
+    run = train(config, samples=make_shapes(train_per_class=2, test_per_class=1, size=32, subjects=4))
+    for fold in ("fold_01", "fold_02"):
+        stored = [p.relative_to(run / fold).parts[0] for p in (run / fold).rglob("model.safetensors")]
+        assert stored == ["selected"]
+        assert (run / fold / "last" / "training_state.pt").is_file()
+        assert load_model(model_of(run / fold)).metadata.metrics["test"]["split"] == f"test {fold}"

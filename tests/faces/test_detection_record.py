@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from pcnn_fer.faces.detect import LANDMARK_NAMES, Detection, Detector, GivenFaces, check_image, create_detector
+from pcnn_fer.faces.detect import LANDMARK_NAMES, Detection, Detector, GivenFaces, check_image
 
 
 def five_points() -> np.ndarray:
@@ -67,12 +67,6 @@ def test_given_faces_returns_the_caller_boxes_or_the_whole_image():
     assert isinstance(given, Detector)
     batch = given.detect_batch([image, image])
     assert [[d.box for d in faces] for faces in batch] == [[(1.0, 2.0, 30.0, 40.0), (5.0, 5.0, 9.0, 9.0)]] * 2
-
-
-def test_create_detector_by_name():
-    assert create_detector("given").name == "given"
-    with pytest.raises(ValueError, match="unknown face detector 'dlib'.*haar"):
-        create_detector("dlib")
 
 
 @pytest.mark.parametrize("image", [

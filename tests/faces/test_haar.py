@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from pcnn_fer.faces import DEFAULT_TEMPLATE, align, create_detector
-from pcnn_fer.faces.align import transform_points
+from pcnn_fer.faces import DEFAULT_TEMPLATE, create_detector
+from pcnn_fer.faces.align import align, transform_points
 from pcnn_fer.faces.haar import HaarDetector, cascade_directory
 
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 from PIL import Image, ImageOps
 
-from pcnn_fer.faces import DEFAULT_TEMPLATE, align, create_detector
-from pcnn_fer.faces.align import transform_points
+from pcnn_fer.faces import DEFAULT_TEMPLATE, create_detector
+from pcnn_fer.faces.align import align, transform_points
 from pcnn_fer.faces.mtcnn import MTCNN, STAGES, WEIGHTS, load_stage
 
 pytestmark = pytest.mark.network

@@ -17,7 +17,7 @@ from pcnn_fer.inference.draw import (
     text_style,
 )
 from pcnn_fer.inference.results import FaceResult
-from pcnn_fer.models.regions import ORGANS
+from pcnn_fer.models.organs import ORGANS
 
 SEVEN = {"neutral": 0.05, "happiness": 0.55, "surprise": 0.1, "sadness": 0.05, "anger": 0.1, "disgust": 0.05,
          "fear": 0.1}

@@ -9,7 +9,7 @@ import torch
 from pcnn_fer.faces.align import box_matrix
 from pcnn_fer.inference.explain import grad_cam, heatmap_to_source, organ_shares
 from pcnn_fer.inference.recognizer import Recognizer
-from pcnn_fer.weights.store import load_model
+from pcnn_fer.models.storage import load_model
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,20 @@ import onnx
 import pytest
 import torch
 
-from pcnn_fer.inference.onnx import CONFIG_KEY, DEFAULT_OPSET, OnnxModel, export_onnx
-from pcnn_fer.inference.recognizer import ONNX_FILE, Recognizer
+from pcnn_fer.inference import onnx as onnx_module
+from pcnn_fer.inference.onnx import (
+    CONFIG_KEY,
+    DEFAULT_OPSET,
+    ONNX_FILE,
+    WEIGHTS_KEY,
+    OnnxModel,
+    check_parity,
+    export_onnx,
+)
+from pcnn_fer.inference.recognizer import Recognizer
 from pcnn_fer.models import create_model
-from pcnn_fer.weights.store import load_model
+from pcnn_fer.models.state import weights_fingerprint
+from pcnn_fer.models.storage import WEIGHTS_FILE, load_model
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +58,26 @@ def test_the_file_states_its_opset_dynamic_batch_and_config(model, exported):
     metadata = {p.key: p.value for p in proto.metadata_props}
     assert json.loads(metadata[CONFIG_KEY]) == json.loads(json.dumps(model.config.to_dict()))
     assert OnnxModel(exported, threads=1).config == model.config
+    assert metadata[WEIGHTS_KEY] == weights_fingerprint(model.state_dict())
+    assert OnnxModel(exported, threads=1).weights_fingerprint == metadata[WEIGHTS_KEY]
+
+
+def test_the_weights_fingerprint_follows_every_value_but_not_the_storage_type(model):
+    state = model.state_dict()
+    assert weights_fingerprint({k: v.clone() for k, v in state.items()}) == weights_fingerprint(state)
+    as_double = {k: v.double() if v.is_floating_point() else v for k, v in state.items()}
+    assert weights_fingerprint(as_double) == weights_fingerprint(state)
+    key = next(k for k, v in state.items() if v.is_floating_point())
+    nudged = dict(state, **{key: state[key] + 1e-3})
+    assert weights_fingerprint(nudged) != weights_fingerprint(state)
+
+
+def test_check_parity_refuses_an_export_that_answers_differently(model, exported):
+    onnx_model = OnnxModel(exported, threads=1)
+    assert check_parity(model, onnx_model, "tiny.onnx") <= 1e-4
+    other = create_model("pcnn_r18", class_names=model.class_names, input_size=model.config.input_size).eval()
+    with pytest.raises(RuntimeError, match="tiny.onnx: onnxruntime logits differ"):
+        check_parity(other, onnx_model, "tiny.onnx")
 
 
 def test_the_recognizer_gives_the_same_answers_on_either_backend(model, exported):
@@ -71,8 +101,56 @@ def test_from_pretrained_uses_the_directorys_model_onnx_and_refuses_a_foreign_on
     entry = next(p for p in proto.metadata_props if p.key == CONFIG_KEY)
     entry.value = json.dumps({**json.loads(entry.value), "input_size": 112})
     onnx.save(proto, str(directory / ONNX_FILE))
-    with pytest.raises(ValueError, match="different model"):
+    with pytest.raises(ValueError, match="not exported from the weights"):
         Recognizer.from_pretrained(directory, detector=None, backend="onnx", threads=1)
+
+
+def _retrained(tiny_model_dir, tmp_path):
+    """A copy of the tiny model directory whose weights differ from the exported file's (same config)."""
+    from safetensors.torch import load_file, save_file
+
+    directory = shutil.copytree(tiny_model_dir, tmp_path / "retrained")
+    tensors = load_file(directory / WEIGHTS_FILE)
+    key = next(k for k, v in tensors.items() if v.is_floating_point() and v.numel() > 1)
+    tensors[key] = tensors[key] + 0.01
+    save_file(tensors, directory / WEIGHTS_FILE, metadata={"format": "pt"})
+    return directory
+
+
+@pytest.mark.slow  # a real export of the changed weights
+def test_a_stale_model_onnx_from_other_weights_is_refused_until_an_export_is_asked_for(tiny_model_dir, exported,
+                                                                                      tmp_path, monkeypatch):
+    monkeypatch.setenv("PCNN_FER_CACHE", str(tmp_path / "cache"))
+    directory = _retrained(tiny_model_dir, tmp_path)
+    shutil.copy(exported, directory / ONNX_FILE)  # exported before the weights changed
+    with pytest.raises(ValueError, match="not exported from the weights in .*retrained.*--export-onnx"):
+        Recognizer.from_pretrained(directory, detector=None, backend="onnx", threads=1)
+    recognizer = Recognizer.from_pretrained(directory, detector=None, backend="onnx", threads=1, export_onnx=True)
+    assert recognizer._forward.weights_fingerprint == weights_fingerprint(load_model(directory).state_dict())
+    assert OnnxModel(directory / ONNX_FILE).weights_fingerprint == recognizer._forward.weights_fingerprint
+    assert not (tmp_path / "cache").exists()  # the stale file beside the model was replaced, not bypassed
+
+
+def test_without_an_export_nothing_is_exported_unless_asked_and_an_asked_export_is_kept(tiny_model_dir, exported,
+                                                                                       tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("PCNN_FER_CACHE", str(cache))
+    directory = shutil.copytree(tiny_model_dir, tmp_path / "model")
+    with pytest.raises(ValueError, match="has no ONNX export yet: add --export-onnx"):
+        Recognizer.from_pretrained(directory, detector=None, backend="onnx", threads=1)
+    assert not cache.exists()
+    # An asked-for export goes into the cache under the weights' fingerprint (the model directory may be a
+    # package's, which is not ours to write into); here the test's earlier export stands in for it.
+    written = []
+    monkeypatch.setattr(onnx_module, "export_onnx", lambda model, path: written.append(path) or
+                        shutil.copy(exported, path))
+    (cache / "onnx").mkdir(parents=True)
+    first = Recognizer.from_pretrained(directory, detector=None, backend="onnx", threads=1, export_onnx=True)
+    fingerprint = weights_fingerprint(load_model(directory).state_dict())
+    assert written == [cache / "onnx" / f"{fingerprint}.onnx"]
+    again = Recognizer.from_pretrained(directory, detector=None, backend="onnx", threads=1)
+    assert written == [cache / "onnx" / f"{fingerprint}.onnx"]  # found, not exported again
+    assert isinstance(first._forward, OnnxModel) and isinstance(again._forward, OnnxModel)
 
 
 def test_a_model_without_organ_branches_exported_in_memory_for_the_recognizer():

@@ -9,7 +9,7 @@ from pcnn_fer.data.datasets.ckplus import IMAGE_DIR
 from pcnn_fer.data.fetch import fetch_ckplus_sample
 from pcnn_fer.faces.align import DEFAULT_TEMPLATE, transform_points
 from pcnn_fer.inference.recognizer import Recognizer
-from pcnn_fer.weights.store import load_model
+from pcnn_fer.models.storage import load_model
 
 PHOTOS = {"single_face.jpg": 1, "multi_face.jpg": 5, "0-f1-su-ph.jpg": 1, "0-f15-hao-ph.jpg": 1,
           "15-f13-anc-ph.jpg": 1, "45-m7-di-ph.jpg": 1, "Image_with_alpha.png": 1, "free-mountain-vector-01.jpg": 0}

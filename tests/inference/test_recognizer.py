@@ -16,8 +16,8 @@ from pcnn_fer.faces.align import DEFAULT_TEMPLATE
 from pcnn_fer.faces.detect import Detection
 from pcnn_fer.faces.framing import FaceFraming
 from pcnn_fer.inference.recognizer import Recognizer
-from pcnn_fer.models.regions import ORGANS
-from pcnn_fer.weights.store import load_model
+from pcnn_fer.models.organs import ORGANS
+from pcnn_fer.models.storage import load_model
 
 BAD_IMAGES = ("zero_byte", "truncated_jpeg", "text_as_jpg", "bomb_png", "animated_gif")
 

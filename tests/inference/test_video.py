@@ -8,7 +8,7 @@ import pytest
 
 from pcnn_fer.inference.recognizer import Recognizer
 from pcnn_fer.inference.video import VideoError, predict_video, read_frames, video_info
-from pcnn_fer.weights.store import load_model
+from pcnn_fer.models.storage import load_model
 
 
 @pytest.fixture(scope="module")

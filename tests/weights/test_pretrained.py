@@ -14,8 +14,8 @@ from pcnn_fer.data.labels import FERPLUS_CLASSES
 from pcnn_fer.engine.evaluate import MAIN, EvalOptions, evaluate
 from pcnn_fer.faces.framing import FaceFraming
 from pcnn_fer.inference.recognizer import Recognizer
+from pcnn_fer.models.storage import WEIGHTS_FILE
 from pcnn_fer.weights.pretrained import Pretrained, model_directory
-from pcnn_fer.weights.store import WEIGHTS_FILE
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 ENTRY = Pretrained.DEFAULT.value
@@ -35,34 +35,34 @@ def test_the_default_entry_is_shipped_small_and_in_float16():
 
 def test_the_metadata_carries_what_a_user_needs_to_trust_and_feed_the_model():
     metadata = ENTRY.metadata
-    framing = FaceFraming.from_dict(metadata["framing"])
+    framing = FaceFraming.from_dict(metadata.framing)
     assert framing.grey and framing.working_size == 48
-    assert metadata["input"]["size"] == ENTRY.config.input_size
-    assert "research" in metadata["training_data"]["terms"]
-    assert metadata["training_data"]["splits"] == {"train": 25057, "val": 3199, "test": 3153}
-    assert metadata["selection"]["split"] == "val"
+    assert metadata.extra["input"]["size"] == ENTRY.config.input_size
+    assert "research" in metadata.training_data["terms"]
+    assert metadata.training_data["splits"] == {"train": 25057, "val": 3199, "test": 3153}
+    assert metadata.selection["split"] == "val"
     for split in ("val", "test", "test_vote_argmax"):
-        figures = metadata["metrics"][split]
+        figures = metadata.metrics[split]
         assert "FERPlus" in figures["protocol"] and 0.5 < figures["accuracy"] <= 1
-    calibration = metadata["calibration"]
+    calibration = metadata.calibration
     assert calibration["fitted_on"] == "val" and calibration["temperature"] > 0
     assert calibration["test_ece_calibrated"] < calibration["test_ece"]
-    assert metadata["recipe"]["model"]["variant"] == ENTRY.config.backbone.replace("mobilenet_v2", "pcnn_mbv2")
-    assert metadata["git_revision"]
+    assert metadata.recipe["model"]["variant"] == ENTRY.config.backbone.replace("mobilenet_v2", "pcnn_mbv2")
+    assert metadata.git_revision
 
 
 def test_the_readme_model_card_states_the_metadata_figures():
     readme = README.read_text()
     for split in ("val", "test", "test_vote_argmax"):
-        assert f"{100 * ENTRY.metadata['metrics'][split]['accuracy']:.2f}" in readme
+        assert f"{100 * ENTRY.metadata.metrics[split]['accuracy']:.2f}" in readme
 
 
 @pytest.mark.slow
 def test_the_shipped_model_keeps_its_model_card_accuracy_on_ferplus_test(shared_ferplus):
     test = load_dataset("ferplus", shared_ferplus).where(split="test")
-    assert len(test) == ENTRY.metadata["metrics"]["test"]["count"]
+    assert len(test) == ENTRY.metadata.metrics["test"]["count"]
     accuracy = evaluate(ENTRY.load(), test, EvalOptions(batch_size=256, show_progress=False))[MAIN]["accuracy"]
-    assert accuracy >= ENTRY.metadata["metrics"]["test"]["accuracy"] - 0.005
+    assert accuracy >= ENTRY.metadata.metrics["test"]["accuracy"] - 0.005
 
 
 def test_names_and_paths_resolve_to_model_directories(tmp_path):
@@ -76,17 +76,17 @@ def test_names_and_paths_resolve_to_model_directories(tmp_path):
 def test_the_recognizer_defaults_to_the_shipped_model_and_follows_its_framing():
     recognizer = Recognizer.from_pretrained(detector=None)
     assert recognizer.class_names == FERPLUS_CLASSES
-    assert recognizer.framing == FaceFraming.from_dict(ENTRY.metadata["framing"])
-    assert recognizer.temperature == ENTRY.metadata["calibration"]["temperature"]
+    assert recognizer.framing == FaceFraming.from_dict(ENTRY.metadata.framing)
+    assert recognizer.temperature == ENTRY.metadata.calibration["temperature"]
 
 
 def test_models_command_lists_the_entries_with_data_and_accuracy(capsys):
     assert main(["models"]) == 0
     listing = capsys.readouterr().out
     assert f"{ENTRY.name} (default)" in listing and "FERPlus" in listing
-    assert f"{100 * ENTRY.metadata['metrics']['test']['accuracy']:.2f} %" in listing
+    assert f"{100 * ENTRY.metadata.metrics['test']['accuracy']:.2f} %" in listing
     assert main(["models", ENTRY.name]) == 0
-    assert json.loads(capsys.readouterr().out)["metadata"]["calibration"] == ENTRY.metadata["calibration"]
+    assert json.loads(capsys.readouterr().out)["metadata"]["calibration"] == ENTRY.metadata.calibration
 
 
 @pytest.mark.network

@@ -56,8 +56,9 @@ def test_bare_data_parallel_state_dict_loads_the_same_weights(tmp_path: Path, im
     model, report = import_reference_checkpoint(tmp_path / "bare.pth")
     assert report.ignored == {} and report.stand_ins == ()
     assert model.class_names == tuple(f"class_{i}" for i in range(7))
+    expected = model.state_dict()
     for key, value in imported[0].state_dict().items():
-        assert torch.equal(model.state_dict()[key], value), key
+        assert torch.equal(expected[key], value), key
 
 
 def test_number_of_classes_comes_from_fc(reference_tensors) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from pcnn_fer.data.labels import NATIVE_CLASSES, class_order
-from pcnn_fer.weights.reference import import_reference_checkpoint
+from pcnn_fer.data.labels import NATIVE_CLASSES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `convert` command and its flags."""
     parser = subparsers.add_parser(
         "convert", help="convert an authors' PCNN checkpoint (rafdb.pth, ...) to a model directory",
         description="Read a reference PCNN checkpoint without running code from it, map its keys onto "
@@ -22,6 +22,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Convert the checkpoint, write the model directory and say which keys were left out."""
+    from pcnn_fer.data.labels import class_order
+    from pcnn_fer.weights.reference import import_reference_checkpoint
+
     classes = None if args.classes is None else class_order(args.classes, "--classes")
     model, report = import_reference_checkpoint(args.checkpoint, classes)
     directory = model.save_pretrained(args.output, metadata=report.metadata())

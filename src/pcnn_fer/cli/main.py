@@ -7,13 +7,14 @@ import importlib
 import logging
 import sys
 
-from pcnn_fer import __version__
+from pcnn_fer.version import __version__
 
 # Each module defines register(subparsers), which adds its parser and sets `run`.
 COMMAND_MODULES = ["info", "models", "convert", "data", "predict", "export", "train", "eval", "quickstart"]
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `pcnn-fer` parser with every command's subparser."""
     parser = argparse.ArgumentParser(prog="pcnn-fer", description="Perception CNN for facial expression recognition")
     parser.add_argument("--version", action="version", version=f"pcnn-fer {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")

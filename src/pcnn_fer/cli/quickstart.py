@@ -10,20 +10,14 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-import numpy as np
-
-if TYPE_CHECKING:
-    from pcnn_fer.data.sample import SampleSet
 
 DEMONSTRATION_NOTE = ("This is a demonstration of the pipeline on {count} real faces from the CK+ sample, "
                       "not an accuracy benchmark: folds hold a handful of images each.")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `quickstart` command and its flags."""
     parser = subparsers.add_parser(
         "quickstart", help="fetch the CK+ sample, train and evaluate with cross-validation on the CPU, write a report",
         description=__doc__)
@@ -41,13 +35,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Fetch, crop, train with cross-validation, report; print where everything is and what to run next."""
     from pcnn_fer.data.datasets import load_dataset
     from pcnn_fer.data.fetch import fetch_ckplus_sample
     from pcnn_fer.data.labels import relabel
-    from pcnn_fer.engine.checkpoint import SELECTED
+    from pcnn_fer.engine.checkpoint import FOLD_PREFIX, REPORT_FILE, SELECTED, RunDir
     from pcnn_fer.engine.config import load_config
+    from pcnn_fer.engine.interruption import TrainingInterrupted
     from pcnn_fer.engine.reporting import headline
-    from pcnn_fer.engine.train import TrainingInterrupted, train
+    from pcnn_fer.engine.train import train
+    from pcnn_fer.faces.crops import crop_faces
+    from pcnn_fer.models.storage import CONFIG_FILE, WEIGHTS_FILE
 
     started = time.perf_counter()
     directory = args.directory.expanduser()
@@ -74,34 +72,15 @@ def run(args: argparse.Namespace) -> int:
         print("quickstart interrupted; run it again to start over")
         return 130
     note = DEMONSTRATION_NOTE.format(count=len(samples))
-    report = root / "report.md"
+    report = root / REPORT_FILE
     title, _, rest = report.read_text().partition("\n")
     report.write_text(f"{title}\n\n> {note}\n{rest}")
     print(note)
     print(headline(root))
-    first = sorted(root.glob("fold_*"))[0]
-    print(f"fold models: {root}/fold_*/{SELECTED}/ (config.json + model.safetensors)\n"
+    first = RunDir(root).fold_runs()[0].path
+    print(f"fold models: {root}/{FOLD_PREFIX}*/{SELECTED}/ ({CONFIG_FILE} + {WEIGHTS_FILE})\n"
           f"next: pcnn-fer predict PHOTO --model {first}   (recognise faces with fold 1's model)\n"
           f"      pcnn-fer train --config configs/ferplus_cpu.yaml --data-root DATA   (train on a real benchmark)")
     print(f"quickstart finished in {time.perf_counter() - started:.0f} s; report: {report}")
     return 0
 
-
-def crop_faces(samples: SampleSet, size: int) -> SampleSet:
-    """Each image replaced by its aligned face crop (OpenCV's Haar detector; the whole frame when none is found)."""
-    from pcnn_fer.data.images import load_image
-    from pcnn_fer.faces.align import align_box, align_detection
-    from pcnn_fer.faces.detect import create_detector
-
-    detector = create_detector("haar")
-    cropped = []
-    for sample in samples:
-        image = load_image(sample.source)
-        faces = detector.detect(image)
-        if faces:
-            crop, _ = align_detection(image, faces[0], size=size)
-        else:
-            crop, _ = align_box(image, (0.0, 0.0, float(image.shape[1]), float(image.shape[0])), size=size,
-                                margin=0.0)
-        cropped.append(replace(sample, source=np.ascontiguousarray(crop)))
-    return samples.subset(cropped)

@@ -59,25 +59,28 @@ def _metavar(hint, choices) -> str:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `train` command and its flags."""
     parser = subparsers.add_parser(
         "train", help="train a PCNN from a recipe (also under torchrun)",
         description="Train a PCNN. Recipes live in configs/; any field can be overridden, e.g. "
                     "`--lr 0.001 --optim.name adamw` or `--set schedule.epochs=40`. Under "
                     "`torchrun --nproc-per-node N` the same command trains with DistributedDataParallel.")
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR",
-                        help="continue the run in RUN_DIR from its last checkpoint (its config.yaml is the recipe)")
+                        help="continue the run in RUN_DIR from its last checkpoint, with the recipe it recorded")
     add_recipe_arguments(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from pcnn_fer.engine.checkpoint import REPORT_FILE
+    """Train from the recipe (or resume a run) and print the run directory, its headline and report."""
+    from pcnn_fer.engine.checkpoint import RECIPE_FILE, REPORT_FILE
+    from pcnn_fer.engine.interruption import TrainingInterrupted
     from pcnn_fer.engine.reporting import headline
-    from pcnn_fer.engine.train import TrainingInterrupted, train
+    from pcnn_fer.engine.train import train
 
     recipe = args.config
     if args.resume is not None:
-        recipe = args.resume / "config.yaml"
+        recipe = args.resume / RECIPE_FILE
         if not recipe.is_file():
             raise FileNotFoundError(f"{recipe} not found: --resume expects a run directory made by pcnn-fer train")
     config = load_config(recipe, recipe_overrides(args))

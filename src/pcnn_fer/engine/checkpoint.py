@@ -6,6 +6,11 @@ tensors and plain containers only and is read with torch.load(weights_only=True)
 
 A checkpoint is written to `<name>.partial/` and swapped in by renaming: `<name>/` always holds either the
 previous complete checkpoint or the new one (`<name>.previous/` bridges the instant between two renames).
+
+When the kept model is the last epoch's own weights (misc.select last without EMA), they are stored once, in
+selected/, and last/ keeps the training state alone, taking its weights from there.
+
+Every file name of the layout is spelt here, once.
 """
 
 from __future__ import annotations
@@ -13,7 +18,6 @@ from __future__ import annotations
 import csv
 import functools
 import json
-import os
 import platform
 import random
 import shutil
@@ -24,9 +28,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pcnn_fer.atomic import atomic_path, previous_path, write_text
+from pcnn_fer.models.metadata import ModelMetadata
 from pcnn_fer.models.pcnn import PCNN
-from pcnn_fer.weights.store import CONFIG_FILE, load_model, save_model
+from pcnn_fer.models.storage import CONFIG_FILE, WEIGHTS_FILE, load_model, save_model
 
+RECIPE_FILE = "config.yaml"  # the resolved recipe (a model directory's own config.json is models.storage's)
+ENVIRONMENT_FILE = "environment.json"
+METRICS_FILE = "metrics.jsonl"
+METRICS_TABLE = "metrics.csv"
+SKIPPED_FILE = "skipped.txt"
+PLOTS_DIR = "plots"
+CURVES_FILE = "curves.png"  # in PLOTS_DIR
+TENSORBOARD_DIR = "tensorboard"
 STATE_FILE = "training_state.pt"
 LAST = "last"
 SELECTED = "selected"
@@ -34,6 +48,12 @@ FAILED_FILE = "failed.txt"
 RESULT_FILE = "result.json"
 SUMMARY_FILE = "summary.json"
 REPORT_FILE = "report.md"
+FOLD_PREFIX = "fold_"
+
+
+def fold_name(index: int) -> str:
+    """The name (and run subdirectory) of fold `index` (1-based) of a cross-validation run."""
+    return f"{FOLD_PREFIX}{index:02d}"
 
 
 class RunDir:
@@ -43,7 +63,8 @@ class RunDir:
         self.path = Path(path)
 
     def create(self) -> RunDir:
-        (self.path / "plots").mkdir(parents=True, exist_ok=True)
+        """Make the run folder and its plots folder."""
+        self.plots.mkdir(parents=True, exist_ok=True)
         return self
 
     def abandon(self, error: BaseException, made_here: bool) -> None:
@@ -58,29 +79,32 @@ class RunDir:
             self.write_text(FAILED_FILE, f"{type(error).__name__}: {error}\n")
 
     def clear_failure(self) -> None:
+        """Remove the failure mark once a resumed run went through."""
         (self.path / FAILED_FILE).unlink(missing_ok=True)
 
     @property
     def plots(self) -> Path:
-        return self.path / "plots"
+        """The folder of figures and per-split metrics."""
+        return self.path / PLOTS_DIR
+
+    def fold_runs(self) -> list[RunDir]:
+        """The folds of a cross-validation run that hold a selected model, in fold order."""
+        folds = (RunDir(p) for p in sorted(self.path.glob(f"{FOLD_PREFIX}*")) if p.is_dir())
+        return [fold for fold in folds if fold.checkpoint_path(SELECTED) is not None]
 
     def write_text(self, name: str, text: str) -> Path:
         """Write a small file atomically."""
-        target = self.path / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_text(text)
-        os.replace(tmp, target)
-        return target
+        return write_text(self.path / name, text)
 
     def write_json(self, name: str, document: object) -> Path:
+        """Write a small JSON file atomically."""
         return self.write_text(name, json.dumps(document, indent=2) + "\n")
 
     def write_environment(self) -> Path:
         """Versions, platform, command line and git revision: what it takes to rerun this."""
-        from pcnn_fer import __version__
+        from pcnn_fer.version import __version__
 
-        return self.write_json("environment.json", {
+        return self.write_json(ENVIRONMENT_FILE, {
             "pcnn_fer": __version__, "python": sys.version.split()[0], "torch": torch.__version__,
             "numpy": np.__version__, "platform": platform.platform(), "cpu_threads": torch.get_num_threads(),
             "cuda": torch.version.cuda if torch.cuda.is_available() else None,
@@ -90,63 +114,61 @@ class RunDir:
 
     def write_metrics(self, history: list[dict]) -> None:
         """metrics.jsonl (one record per epoch) and metrics.csv (the same, as a table)."""
-        self.write_text("metrics.jsonl", "".join(json.dumps(record) + "\n" for record in history))
+        self.write_text(METRICS_FILE, "".join(json.dumps(record) + "\n" for record in history))
         columns: list[str] = []
         for record in history:
             columns.extend(k for k in record if k not in columns)
-        tmp = self.path / ".metrics.csv.tmp"
-        with open(tmp, "w", newline="") as handle:
+        with atomic_path(self.path / METRICS_TABLE) as partial, open(partial, "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=columns)
             writer.writeheader()
             writer.writerows(history)
-        os.replace(tmp, self.path / "metrics.csv")
 
-    def read_metrics(self) -> list[dict]:
-        path = self.path / "metrics.jsonl"
-        if not path.is_file():
-            return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-    def save_checkpoint(self, name: str, model: PCNN, metadata: dict, state: dict | None = None) -> Path:
+    def save_checkpoint(self, name: str, model: PCNN, metadata: ModelMetadata | dict,
+                        state: dict | None = None) -> Path:
         """Write checkpoint `name` (model + optional training state) so that a failure leaves the previous one."""
-        final = self.path / name
-        partial = self.path / f"{name}.partial"
-        previous = self.path / f"{name}.previous"
-        shutil.rmtree(partial, ignore_errors=True)
-        try:
+        with atomic_path(self.path / name) as partial:
             save_model(model, partial, metadata=metadata)
             if state is not None:
                 torch.save(state, partial / STATE_FILE)
-        except BaseException:
-            shutil.rmtree(partial, ignore_errors=True)
-            raise
-        shutil.rmtree(previous, ignore_errors=True)
-        if final.exists():
-            os.replace(final, previous)
-        os.replace(partial, final)
-        shutil.rmtree(previous, ignore_errors=True)
-        return final
+        return self.path / name
 
     def checkpoint_path(self, name: str) -> Path | None:
-        """The complete checkpoint `name`, or None; recovers one left between the two renames."""
-        for candidate in (self.path / name, self.path / f"{name}.previous"):
-            if (candidate / "model.safetensors").is_file():
+        """The model directory of checkpoint `name`, or None; recovers one left between the two renames.
+
+        A last/ holding its training state alone takes its weights from selected/ (see drop_model).
+        """
+        for candidate in self._candidates(name):
+            if (candidate / WEIGHTS_FILE).is_file():
                 return candidate
+        if name == LAST and self._state_file(LAST) is not None:
+            return self.checkpoint_path(SELECTED)
         return None
+
+    def drop_model(self, name: str) -> None:
+        """Remove the weights of checkpoint `name`, keeping its training state: selected/ holds the same ones."""
+        directory = self.path / name
+        for file in (WEIGHTS_FILE, CONFIG_FILE):  # weights first: without them the directory is no model
+            (directory / file).unlink(missing_ok=True)
 
     def load_state(self, name: str = LAST) -> tuple[PCNN, dict]:
         """The model and training state of checkpoint `name` (tensors and plain data only)."""
-        path = self.checkpoint_path(name)
-        if path is None or not (path / STATE_FILE).is_file():
+        state_file, model_dir = self._state_file(name), self.checkpoint_path(name)
+        if state_file is None or model_dir is None:
             raise FileNotFoundError(f"{self.path} holds no resumable checkpoint ({name}/{STATE_FILE}); "
                                     f"was it written by `pcnn-fer train`?")
         try:
-            state = torch.load(path / STATE_FILE, map_location="cpu", weights_only=True)
+            state = torch.load(state_file, map_location="cpu", weights_only=True)
         except Exception as error:  # a damaged pickle can fail in any way (EOFError, UnpicklingError, ...)
             first = str(error).split(". ")[0]  # torch's reader appends a paragraph of advice
-            raise ValueError(f"{path / STATE_FILE} is not a readable training state ({type(error).__name__}: "
+            raise ValueError(f"{state_file} is not a readable training state ({type(error).__name__}: "
                              f"{first}); start the run again, or resume from a copy of the run directory") from None
-        return load_model(path), state
+        return load_model(model_dir), state
+
+    def _candidates(self, name: str) -> tuple[Path, Path]:
+        return self.path / name, previous_path(self.path / name)
+
+    def _state_file(self, name: str) -> Path | None:
+        return next((c / STATE_FILE for c in self._candidates(name) if (c / STATE_FILE).is_file()), None)
 
 
 def model_of(path: Path) -> Path:
@@ -170,6 +192,7 @@ def rng_state() -> dict:
 
 
 def set_rng_state(state: dict) -> None:
+    """Restore the generator states rng_state() recorded, so a resumed run draws what it would have drawn."""
     python = state["python"]
     random.setstate((python[0], tuple(python[1]), python[2]))
     numpy_state = state["numpy"]

@@ -14,8 +14,15 @@ from pathlib import Path
 
 import yaml
 
-from pcnn_fer.data.transforms import AUGMENTATIONS
-from pcnn_fer.models.pcnn import IMAGENET_MEAN, IMAGENET_STD
+from pcnn_fer.data.datasets import DATASET_NAMES
+from pcnn_fer.data.names import AUGMENTATIONS
+from pcnn_fer.models.inputs import IMAGENET_MEAN, IMAGENET_STD, MIN_INPUT_SIZE
+from pcnn_fer.models.registry import list_variants
+
+AMP_MODES = ("none", "bf16", "fp16")  # automatic mixed precision: off, bfloat16 (CPU and GPU), float16 (CUDA)
+DEFAULT_VARIANT = "pcnn_r18"
+# Recipe keys renamed since run folders were written: old key -> key now, so that older recipes still load.
+RENAMED_KEYS = {"augment.tta_flip": "augment.flip_tta", "data.classes": "data.class_count"}
 
 
 def _choice(default: str, *choices: str, help: str = ""):
@@ -37,11 +44,10 @@ def _knob(default, help: str = "", length: int | None = None, minimum: float | N
 class DataConfig:
     """Which dataset, how it is split into folds, and how batches are read."""
 
-    dataset: str = _choice("rafdb", "fer2013", "ferplus", "ckplus", "jaffe", "affectnet", "folder",
-                           help="dataset reader")
+    dataset: str = _choice(*DATASET_NAMES, help="dataset reader")
     root: str = _knob("", "dataset directory, as its publisher ships it")
     options: dict = _knob({}, "reader options, e.g. {mode: majority} for FERPlus")
-    classes: int = _knob(0, "class count the recipe expects (0: whatever the dataset has)", minimum=0)
+    class_count: int = _knob(0, "how many classes the recipe expects (0: whatever the dataset has)", minimum=0)
     protocol: str = _choice("official", "subject_kfold", "leave_one_subject_out", "random_kfold",
                             help="how train and test are split")
     folds: int = _knob(10, "number of folds for the k-fold protocols", minimum=2)
@@ -61,10 +67,12 @@ class DataConfig:
 class ModelConfig:
     """Which PCNN variant, at what input size, starting from which weights."""
 
-    variant: str = _choice("pcnn_r18", "pcnn_mbv2", help="registered PCNN variant")
+    variant: str = _choice(DEFAULT_VARIANT, *(v for v in list_variants() if v != DEFAULT_VARIANT),
+                           help="registered PCNN variant")
     pretrained: str = _knob("imagenet", "imagenet | none | a torchvision state_dict file | a pcnn-fer model dir")
-    input_size: int = _knob(224, "square input size in pixels", minimum=16)
-    organs: bool = _knob(True, "organ branches (off: the global branch alone)")
+    input_size: int = _knob(224, "square input size in pixels", minimum=MIN_INPUT_SIZE)
+    organs: bool = _knob(True, "organ branches (off: the global branch alone, which also turns fusion and stn off)")
+    fusion: bool = _knob(True, "fuse the stitched organ map into the global one (off: organ heads only, no stn)")
     stn: bool = _knob(True, "spatial transformer on the stitched organ map")
     freeze_bn: bool = _knob(False, "keep BatchNorm statistics fixed (for tiny per-process batches)")
 
@@ -108,7 +116,7 @@ class AugmentConfig:
                                               " on small faces)")
     mean: list[float] = _knob(list(IMAGENET_MEAN), "normalisation mean (RGB)", length=3)
     std: list[float] = _knob(list(IMAGENET_STD), "normalisation std (RGB)", length=3)
-    tta_flip: bool = _knob(False, "average predictions with the horizontally flipped image at evaluation")
+    flip_tta: bool = _knob(False, "average predictions with the horizontally flipped image at evaluation")
 
 
 @dataclass
@@ -134,7 +142,7 @@ class MiscConfig:
     seed: int = _knob(0, "seeds Python, NumPy, torch and data-loader workers", minimum=0)
     deterministic: bool = _knob(False, "deterministic algorithms (slower; needed for bit-exact resume)")
     device: str = _knob("auto", "auto | cpu | cuda | cuda:N")
-    amp: str = _choice("none", "bf16", "fp16", help="automatic mixed precision")
+    amp: str = _choice(*AMP_MODES, help="automatic mixed precision")
     channels_last: bool = _knob(False, "channels-last memory format (faster steps on CPUs, and on GPUs with AMP)")
     compile: bool = _knob(False, "torch.compile the model")
     select: str = _choice("val", "last", "test", help="which epoch's weights are kept as the result")
@@ -166,9 +174,11 @@ class TrainConfig:
     misc: MiscConfig = field(default_factory=MiscConfig)
 
     def to_dict(self) -> dict:
+        """The recipe as nested plain data, group by group."""
         return dataclasses.asdict(self)
 
     def to_yaml(self) -> str:
+        """The recipe as YAML, in group and field order: what a run directory keeps as its recipe."""
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
     def set(self, key: str, value: object, origin: str = "override") -> None:
@@ -214,7 +224,8 @@ def load_config(path: str | Path | None = None, overrides: list[tuple[str, objec
             if not isinstance(values, dict):
                 raise ValueError(f"recipe {path}: group {group_name!r} must be a mapping of field: value")
             for name, value in values.items():
-                config.set(f"{group_name}.{name}", value, origin=f"recipe {path}")
+                key = f"{group_name}.{name}"
+                config.set(RENAMED_KEYS.get(key, key), value, origin=f"recipe {path}")
     for key, value in overrides or []:
         config.set(key, value)
     return config

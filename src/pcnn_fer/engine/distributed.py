@@ -32,6 +32,7 @@ class DistContext:
 
     @property
     def enabled(self) -> bool:
+        """Whether more than one process takes part (torchrun with several ranks)."""
         return self.world_size > 1
 
     def sum(self, tensor: torch.Tensor) -> torch.Tensor:
@@ -52,6 +53,7 @@ class DistContext:
         return box[0]
 
     def barrier(self) -> None:
+        """Wait for every process; a no-op when training alone."""
         if self.enabled:
             dist.barrier()
 
@@ -76,6 +78,7 @@ def init_distributed(backend: str = "auto", device: str = "auto") -> DistContext
 
 
 def shutdown(context: DistContext) -> None:
+    """Leave the process group that init_distributed joined."""
     if context.enabled and dist.is_initialized():
         dist.destroy_process_group()
 

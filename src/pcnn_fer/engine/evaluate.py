@@ -20,15 +20,18 @@ from torch import nn
 
 from pcnn_fer.data.cache import DecodedCache
 from pcnn_fer.data.labels import canonical_name, remap_labels
+from pcnn_fer.data.preprocessing import Preprocessing
 from pcnn_fer.data.sample import SampleSet
 from pcnn_fer.data.torch_dataset import FERDataset
 from pcnn_fer.data.transforms import eval_transform
 from pcnn_fer.engine.calibration import DEFAULT_BINS, expected_calibration_error, fit_temperature, reliability_bins
+from pcnn_fer.engine.config import AMP_MODES
 from pcnn_fer.engine.distributed import DistContext, ShardedSampler
 from pcnn_fer.engine.loaders import make_loader
 from pcnn_fer.engine.metrics import confusion_matrix, summarize
 from pcnn_fer.engine.reporting import plot_confusion, plot_reliability
 from pcnn_fer.models.pcnn import PCNN
+from pcnn_fer.models.tta import flip_tta
 from pcnn_fer.progress import progress
 
 MAIN = "main"
@@ -40,7 +43,7 @@ class EvalOptions:
 
     batch_size: int = 64
     workers: int = 0
-    flip: bool = False
+    flip_tta: bool = False
     organ_weight: float = 0.0
     amp: str = "none"
     channels_last: bool = False
@@ -54,11 +57,14 @@ class EvalOptions:
 
 
 def organ_head_name(weight: float) -> str:
+    """The name results give the head logits + weight * organ_logits."""
     return f"main+{weight:g}*organs"
 
 
 def autocast(device: torch.device, amp: str) -> contextlib.AbstractContextManager:
-    """Mixed precision as configured ("none", "bf16", "fp16"); fp16 is CUDA-only."""
+    """Mixed precision as configured (one of AMP_MODES); fp16 is CUDA-only."""
+    if amp not in AMP_MODES:
+        raise ValueError(f"amp {amp!r}: expected one of {', '.join(AMP_MODES)}")
     if amp == "none":
         return contextlib.nullcontext()
     if amp == "fp16" and device.type != "cuda":
@@ -103,12 +109,12 @@ def scored_batches(model: nn.Module, samples: SampleSet, options: EvalOptions, c
                    cache: DecodedCache | None = None) -> Iterator[ScoredBatch]:
     """This process's share of `samples` run through `model` in eval mode: the one loop every evaluation uses.
 
-    The eval transform comes from the model's config; flip TTA averages with the mirrored image.
+    The eval transform comes from the model's config; flip TTA averages with the mirrored image (models.tta).
     """
     context = context or DistContext()
     config = evaluation_model(model).config
     targets = torch.from_numpy(targets_in_model_order(samples, config.class_names))
-    dataset = FERDataset(samples, eval_transform(config.input_size, config.mean, config.std), cache)
+    dataset = FERDataset(samples, eval_transform(Preprocessing.of(config)), cache)
     sampler = ShardedSampler(len(samples), context, shuffle=False, pad=False)
     loader = make_loader(dataset, sampler, options.batch_size, options.workers, context.device)
     order = torch.tensor(list(iter(sampler)), dtype=torch.int64)
@@ -125,10 +131,7 @@ def scored_batches(model: nn.Module, samples: SampleSet, options: EvalOptions, c
                 images = images.contiguous(memory_format=torch.channels_last)
             loss = None
             with autocast(context.device, options.amp):
-                output = model(images)
-                if options.flip:
-                    flipped = model(images.flip(-1))
-                    output = type(output)(*(_mean_or_keep(a, b) for a, b in zip(output, flipped)))
+                output = flip_tta(model, images) if options.flip_tta else model(images)
                 if criterion is not None:
                     loss = float(criterion(output, soft_or_hard.to(context.device)))
             scores = {MAIN: output.logits}
@@ -215,10 +218,6 @@ def fit_calibration(model: nn.Module, samples: SampleSet, options: EvalOptions, 
     return {"temperature": temperature, "fitted_on": split,
             f"{split}_nll": float(F.cross_entropy(logits, targets)),
             f"{split}_nll_calibrated": float(F.cross_entropy(logits / temperature, targets))}
-
-
-def _mean_or_keep(a: torch.Tensor | None, b: torch.Tensor | None) -> torch.Tensor | None:
-    return None if a is None else (a + b) / 2
 
 
 def write_evaluation(results: dict[str, dict], directory: str | Path, name: str,

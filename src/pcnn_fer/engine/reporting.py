@@ -11,7 +11,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pcnn_fer.engine.calibration import expected_calibration_error
-from pcnn_fer.engine.checkpoint import REPORT_FILE, RESULT_FILE, SUMMARY_FILE
+from pcnn_fer.engine.checkpoint import (
+    CURVES_FILE,
+    METRICS_FILE,
+    METRICS_TABLE,
+    PLOTS_DIR,
+    RECIPE_FILE,
+    REPORT_FILE,
+    RESULT_FILE,
+    SUMMARY_FILE,
+)
+from pcnn_fer.engine.fold_result import FoldResult
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -38,6 +48,7 @@ def format_table(rows: Sequence[dict], columns: Sequence[str]) -> str:
 
 
 def markdown_table(rows: Sequence[Sequence[object]], header: Sequence[str]) -> str:
+    """A GitHub-flavoured markdown table; floats shown with four decimals."""
     def cell(value: object) -> str:
         return f"{value:.4f}" if isinstance(value, float) else str(value)
 
@@ -165,6 +176,7 @@ class TensorBoardLog:
             self.writer = SummaryWriter(str(directory))
 
     def scalars(self, record: dict, step: int) -> None:
+        """Log every number of an epoch record at `step` (nothing without TensorBoard)."""
         if self.writer is None:
             return
         for key, value in record.items():
@@ -173,6 +185,7 @@ class TensorBoardLog:
         self.writer.flush()
 
     def close(self) -> None:
+        """Flush and close the event file."""
         if self.writer is not None:
             self.writer.close()
 
@@ -180,27 +193,29 @@ class TensorBoardLog:
 _HEADLINE = ("accuracy", "mean_class_accuracy", "macro_f1")
 
 
-def write_fold_report(run: RunDir, config: TrainConfig, result: dict, history: Sequence[dict]) -> Path:
+def write_fold_report(run: RunDir, config: TrainConfig, result: FoldResult, history: Sequence[dict]) -> Path:
     """report.md of one run (or fold): what was trained, how it was selected, test metrics, plots."""
-    lines = [f"# {config.data.dataset} · {config.model.variant}{' · ' + result['fold'] if result['fold'] else ''}",
-             "", f"- protocol: {config.data.protocol}; train {result['train_samples']}, "
-             f"val {result['val_samples']}, test {result.get('test_samples', 0)} samples",
+    lines = [f"# {config.data.dataset} · {config.model.variant}{' · ' + result.fold if result.fold else ''}",
+             "", f"- protocol: {config.data.protocol}; train {result.train_samples}, "
+             f"val {result.val_samples}, test {result.test_samples} samples",
              f"- {config.schedule.epochs} epochs, {config.optim.name} lr {config.optim.lr}, "
              f"batch {config.data.batch_size}, input {config.model.input_size} px, seed {config.misc.seed}",
-             f"- kept epoch {result['selected_epoch']}: {result['selection']}", ""]
-    if result["test"] is not None:
+             f"- kept epoch {result.selected_epoch}: {result.selection}", ""]
+    if result.test is not None:
         lines += ["## Test", "", markdown_table(
-            [[head, *(metrics[m] for m in _HEADLINE)] for head, metrics in result["test"].items()],
+            [[head, *(metrics[m] for m in _HEADLINE)] for head, metrics in result.test.items()],
             ["head", *_HEADLINE]), ""]
-        calibration = calibration_summary(result["test"]["main"], result.get("calibration"))
+        calibration = calibration_summary(result.test["main"], result.calibration)
         if calibration:
             lines += [f"- calibration (main head): {calibration}", ""]
+        images = {"confusion": result.confusion_images, "reliability": result.reliability_images}
         lines += [f"![{kind} ({head})]({Path(p).relative_to(run.path)})"
-                  for kind in ("confusion", "reliability") for head, p in result.get(f"{kind}_images", {}).items()]
+                  for kind, paths in images.items() for head, p in paths.items()]
         lines.append("")
-    lines += ["## Training curves", "", "![curves](plots/curves.png)", "",
-              "Per-epoch figures: [metrics.csv](metrics.csv), [metrics.jsonl](metrics.jsonl); "
-              f"recipe: [config.yaml]({'../' if result['fold'] else ''}config.yaml).", ""]
+    recipe = f"{'../' if result.fold else ''}{RECIPE_FILE}"
+    lines += ["## Training curves", "", f"![curves]({PLOTS_DIR}/{CURVES_FILE})", "",
+              f"Per-epoch figures: [{METRICS_TABLE}]({METRICS_TABLE}), [{METRICS_FILE}]({METRICS_FILE}); "
+              f"recipe: [{RECIPE_FILE}]({recipe}).", ""]
     if history:
         lines += ["```", format_table(history, [c for c in ("epoch", "train_loss", "train_accuracy", "val_accuracy",
                                                             "test_accuracy") if c in history[-1]]), "```", ""]
@@ -236,7 +251,7 @@ def headline(run: Path) -> str:
         accuracy = main["accuracy"]
         scored = f"{accuracy['mean']:.4f} ± {accuracy['std']:.4f} over {document['folds']} fold(s)"
     else:
-        main = (json.loads(result.read_text()).get("test") or {}).get("main")
+        main = (FoldResult.read(result).test or {}).get("main")
         if main is None:
             return "no test split: the selected model was not tested"
         scored = f"{main['accuracy']:.4f} on {main['count']} samples"
@@ -251,12 +266,12 @@ def majority_baseline(confusion: Sequence[Sequence[int]], class_names: Sequence[
     return f"always answering '{class_names[commonest]}' would score {share:.4f}"
 
 
-def write_cv_report(run: RunDir, config: TrainConfig, results: Sequence[dict], summary: dict) -> Path:
+def write_cv_report(run: RunDir, config: TrainConfig, results: Sequence[FoldResult], summary: dict) -> Path:
     """report.md of a cross-validation run: each fold, mean ± std, the confusion summed over folds."""
     lines = [f"# {config.data.dataset} · {config.model.variant} · {config.data.protocol}", "",
-             f"{summary['folds']} folds; each fold's model kept by: {results[0]['selection']}.", "",
-             markdown_table([[f"[{r['fold']}]({r['fold']}/report.md)", r.get("test_samples", 0), r["selected_epoch"],
-                              *((r["test"]["main"][m] for m in _HEADLINE) if r["test"] else ("",) * 3)]
+             f"{summary['folds']} folds; each fold's model kept by: {results[0].selection}.", "",
+             markdown_table([[f"[{r.fold}]({r.fold}/{REPORT_FILE})", r.test_samples, r.selected_epoch,
+                              *((r.test["main"][m] for m in _HEADLINE) if r.test else ("",) * 3)]
                              for r in results], ["fold", "test samples", "epoch", *_HEADLINE]), ""]
     for head, stats in summary.get("heads", {}).items():
         lines.append(f"- **{head}**: " + ", ".join(

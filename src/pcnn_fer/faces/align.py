@@ -48,13 +48,16 @@ class AlignTemplate:
         return unit * size
 
     def with_margin(self, margin: float) -> AlignTemplate:
+        """The same template with another margin around the face."""
         return replace(self, margin=margin)
 
     def to_dict(self) -> dict:
+        """The template as plain JSON types (as a model's framing metadata keeps it)."""
         return {"points": [list(p) for p in self.points], "weights": list(self.weights), "margin": self.margin}
 
     @classmethod
     def from_dict(cls, data: dict) -> AlignTemplate:
+        """A template from `to_dict` output."""
         return cls(points=tuple(tuple(float(v) for v in p) for p in data["points"]),
                    weights=tuple(float(v) for v in data.get("weights", (1.0,) * len(LANDMARK_NAMES))),
                    margin=float(data.get("margin", 0.0)))

@@ -1,4 +1,4 @@
-"""The face-detector protocol, its plain `Detection` record and a registry of detectors chosen by name.
+"""The face-detector protocol and its plain `Detection` record; detectors are chosen by name in `faces.registry`.
 
 Every detector takes RGB uint8 images (H, W, 3) and returns, per image, the faces it found with a box, a
 score and five landmarks. Points a detector does not know (the haar detector finds eyes only) are NaN, so
@@ -8,11 +8,13 @@ one array shape serves every detector and alignment can use whichever points are
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+
+from pcnn_fer.faces.registry import NO_DETECTOR
 
 LANDMARK_NAMES: tuple[str, ...] = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 """Row order of a landmark array. Left and right are as seen in the image: the left eye has the smaller x."""
@@ -55,10 +57,12 @@ class Detection:
 
     @property
     def width(self) -> float:
+        """The box's width in pixels."""
         return self.box[2] - self.box[0]
 
     @property
     def height(self) -> float:
+        """The box's height in pixels."""
         return self.box[3] - self.box[1]
 
     def scaled(self, factor: float) -> Detection:
@@ -122,41 +126,23 @@ def whole_image_face(image: np.ndarray) -> Detection:
 class GivenFaces:
     """A detector that detects nothing: it returns the caller's boxes, or the whole image when none are given.
 
-    Use it when faces are known already (an annotation, another tracker) or images are aligned face crops.
+    Use it when faces are known already (an annotation, another tracker) or images are aligned face crops: it is
+    the detector called "none".
     """
 
-    name = "given"
+    name = NO_DETECTOR
 
     def __init__(self, boxes: Sequence[Box] | None = None) -> None:
         self.boxes = [tuple(float(v) for v in box) for box in boxes] if boxes is not None else None
 
     def detect(self, image: np.ndarray) -> list[Detection]:
+        """The caller's boxes on this image, or the whole image as one face."""
         check_image(image)
         if self.boxes is None:
             return [whole_image_face(image)]
         return [Detection(box, 1.0, None) for box in self.boxes]
 
     def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
+        """`detect` on each image."""
         return [self.detect(image) for image in images]
 
-
-def _mtcnn(**options) -> Detector:
-    from pcnn_fer.faces.mtcnn import MTCNN
-
-    return MTCNN.from_pretrained(**options)
-
-
-def _haar(**options) -> Detector:
-    from pcnn_fer.faces.haar import HaarDetector
-
-    return HaarDetector(**options)
-
-
-DETECTORS: dict[str, Callable[..., Detector]] = {"mtcnn": _mtcnn, "haar": _haar, "given": GivenFaces}
-
-
-def create_detector(name: str = "mtcnn", **options) -> Detector:
-    """A detector by name ("mtcnn", "haar" or "given"); options go to its constructor."""
-    if name not in DETECTORS:
-        raise ValueError(f"unknown face detector {name!r}; choose one of {sorted(DETECTORS)}")
-    return DETECTORS[name](**options)

@@ -13,11 +13,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from pcnn_fer.data.transforms import resize_pixels
+from pcnn_fer.data.preprocessing import resize_square
 from pcnn_fer.faces.align import DEFAULT_TEMPLATE, AlignTemplate, align_detection
 from pcnn_fer.faces.detect import Detection
-
-METADATA_KEY = "framing"  # model metadata entry holding the FaceFraming a model was trained with
 
 
 @dataclass(frozen=True)
@@ -42,17 +40,19 @@ class FaceFraming:
         if self.grey:
             crop = np.repeat(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
         if size != input_size:
-            crop = resize_pixels(crop, input_size)
+            crop = resize_square(crop, input_size)
             matrix = matrix * (input_size / size)
         return crop, matrix
 
     def to_dict(self) -> dict:
+        """The framing as plain JSON types, for a model's metadata."""
         return {"template": self.template.to_dict(), "grey": self.grey, "working_size": self.working_size}
 
     @classmethod
     def from_dict(cls, data: dict) -> FaceFraming:
+        """A framing from a model's metadata; a malformed entry is refused in one line."""
         if not isinstance(data, dict) or "template" not in data:
-            raise ValueError(f"model metadata {METADATA_KEY!r} must be an object with a template, got {data!r}")
+            raise ValueError(f"model metadata 'framing' must be an object with a template, got {data!r}")
         working_size = data.get("working_size")
         return cls(AlignTemplate.from_dict(data["template"]), bool(data.get("grey", False)),
                    None if working_size is None else int(working_size))

@@ -29,6 +29,7 @@ def cascade_directory() -> Path:
 
 
 def load_cascade(path: Path) -> cv2.CascadeClassifier:
+    """An OpenCV cascade from `path`; an unreadable file is a ValueError naming it."""
     cascade = cv2.CascadeClassifier(str(path))
     if cascade.empty():
         raise ValueError(f"{path}: not a readable OpenCV cascade file")
@@ -53,6 +54,7 @@ class HaarDetector:
         self.min_neighbors = int(min_neighbors)
 
     def detect(self, image: np.ndarray) -> list[Detection]:
+        """The faces in one RGB image, scored by their neighbour counts."""
         grey = cv2.equalizeHist(cv2.cvtColor(check_image(image), cv2.COLOR_RGB2GRAY))
         boxes, neighbours = self.faces.detectMultiScale2(
             grey, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
@@ -62,6 +64,7 @@ class HaarDetector:
         return sorted(found, key=lambda d: -d.score)
 
     def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
+        """The faces in each image (Haar cascades have no batched form: one image at a time)."""
         return [self.detect(image) for image in images]
 
     def _eye_landmarks(self, grey: np.ndarray, face: tuple[int, int, int, int]) -> np.ndarray | None:

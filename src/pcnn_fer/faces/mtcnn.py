@@ -26,18 +26,11 @@ from torchvision.ops import batched_nms
 from pcnn_fer.devices import resolve_device
 from pcnn_fer.faces.detect import Detection, check_image
 from pcnn_fer.models.state import check_state_dict
-from pcnn_fer.weights.sources import PackageArchive, PinnedFile
+from pcnn_fer.weights.pinned import pinned_file
+from pcnn_fer.weights.sources import PinnedFile
 
-FACENET_PYTORCH = PackageArchive("facenet-pytorch", "2.6.0",
-                                 sha256="ecb82b27beb226d106f2219efe8f829b01b87a8595badd01545679bdb9f19cca")
-WEIGHTS: dict[str, PinnedFile] = {
-    "pnet": PinnedFile(FACENET_PYTORCH, "facenet_pytorch/data/pnet.pt",
-                       sha256="a2a71925e0b9996a42f63e47efc1ca19043e69558b5c523b978d611dfae49c8f"),
-    "rnet": PinnedFile(FACENET_PYTORCH, "facenet_pytorch/data/rnet.pt",
-                       sha256="bbb937de72efc9ef83b186c49f5f558467a1d7e3453a8ece0d71a886633f6a86"),
-    "onet": PinnedFile(FACENET_PYTORCH, "facenet_pytorch/data/onet.pt",
-                       sha256="165bfbe42940416ccfb977545cf0e976d5bf321f67083ae2aaaa5c764280118d"),
-}
+# facenet-pytorch's converted weights of each stage, entries of the pinned-file table.
+WEIGHTS: dict[str, PinnedFile] = {stage: pinned_file(f"mtcnn_{stage}") for stage in ("pnet", "rnet", "onet")}
 
 
 class CascadeNet(nn.Module):
@@ -83,14 +76,17 @@ class CascadeNet(nn.Module):
 
 
 def pnet() -> CascadeNet:
+    """The proposal net: a fully convolutional face/no-face and box regressor."""
     return CascadeNet([(10, 3, (2, 2)), (16, 3, None), (32, 3, None)], dense=None, heads=(2, 4))
 
 
 def rnet() -> CascadeNet:
+    """The refinement net: rejects and tightens proposals on 24 px windows."""
     return CascadeNet([(28, 3, (3, 2)), (48, 3, (3, 2)), (64, 2, None)], dense=(3 * 3 * 64, 128), heads=(2, 4))
 
 
 def onet() -> CascadeNet:
+    """The output net: final boxes, scores and five landmarks on 48 px windows."""
     return CascadeNet([(32, 3, (3, 2)), (64, 3, (3, 2)), (64, 3, (2, 2)), (128, 2, None)],
                       dense=(3 * 3 * 128, 256), heads=(2, 4, 10))
 
@@ -219,9 +215,11 @@ class MTCNN:
         return cls(*(load_stage(name, paths[name]) for name in STAGES), **options)
 
     def detect(self, image: np.ndarray) -> list[Detection]:
+        """The faces in one RGB image."""
         return self.detect_batch([image])[0]
 
     def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
+        """The faces in each RGB image, every stage batched across the images."""
         for index, image in enumerate(images):
             check_image(image, f"image {index}")
         if not images:

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from pcnn_fer.inference.explain import heatmap_to_source
 from pcnn_fer.inference.results import FaceResult
@@ -307,3 +309,57 @@ def _draw_heat_scale(canvas: np.ndarray, rect: Rect, style: Style) -> None:
     bar[:] = _jet(ramp)[:bar.shape[0], :bar.shape[1]]
     _put(canvas, "high", (x1 + GAP, y0 + style.text_px), style)
     _put(canvas, "low", (x1 + GAP, y1), style)
+
+
+class Annotator:
+    """Writes annotated copies of the inputs into one folder: images as images, videos as mp4.
+
+    `explain` overlays Grad-CAM, which only records computed with explain=True carry.
+    """
+
+    def __init__(self, folder: str | Path, explain: bool = False) -> None:
+        self.folder = Path(folder)
+        self.explain = explain
+        self._used: set[str] = set()
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def image(self, path: str, image: np.ndarray, faces: Sequence[FaceResult]) -> Path:
+        """Draw `faces` on the decoded RGB `image` of `path` and save it as OUTDIR/<stem>."""
+        suffix = Path(path).suffix.lower()
+        # Formats Pillow writes from RGB keep theirs; the others (GIF's palette, TIFF, PPM, ...) become PNG.
+        target = self._target(path, suffix if suffix in (".jpg", ".jpeg", ".png", ".bmp", ".webp") else ".png")
+        Image.fromarray(annotate(image, faces, explain=self.explain)).save(target)
+        return target
+
+    def video(self, path: str, fps: float, shape: tuple[int, ...]) -> VideoSink:
+        """An mp4 for the annotated frames of `path`; 25 fps when the container does not say."""
+        return VideoSink(self._target(path, ".mp4"), fps if fps > 0 else 25.0, shape, self.explain)
+
+    def _target(self, path: str, suffix: str) -> Path:
+        """OUTDIR/<stem><suffix>, numbered when two inputs share a stem."""
+        stem, number = Path(path).stem, 1
+        name = f"{stem}{suffix}"
+        while name in self._used:
+            number += 1
+            name = f"{stem}-{number}{suffix}"
+        self._used.add(name)
+        return self.folder / name
+
+
+class VideoSink:
+    """An mp4 file of frames of one `shape`, each written with its faces drawn on; close() finishes the file."""
+
+    def __init__(self, target: Path, fps: float, shape: tuple[int, ...], explain: bool = False) -> None:
+        self.target = target
+        self.explain = explain
+        self._writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"mp4v"), fps, (shape[1], shape[0]))
+        if not self._writer.isOpened():
+            raise OSError(f"{target}: cannot open an mp4 writer")
+
+    def write(self, image: np.ndarray, faces: Sequence[FaceResult]) -> None:
+        """Append the RGB frame `image` with `faces` drawn on it."""
+        self._writer.write(cv2.cvtColor(annotate(image, faces, explain=self.explain), cv2.COLOR_RGB2BGR))
+
+    def close(self) -> None:
+        """Finish the file, so that players can open it."""
+        self._writer.release()

@@ -3,7 +3,9 @@
 The export uses torch's dynamo-based exporter (`torch.export` + onnxscript) at opset 18, its native opset
 (with torch 2.14 its conversion down to 17 fails on this graph); the older TorchScript exporter cannot express
 the STN's adaptive pooling once the batch size is dynamic. The model's config travels in the file's metadata
-(`pcnn_fer_config`), so an exported file is never separated from its class names, input size and normalisation.
+(`pcnn_fer_config`), so an exported file is never separated from its class names, input size and normalisation,
+with a fingerprint of the weights it was exported from (`pcnn_fer_weights_sha256`), so that a file exported from
+other weights is refused instead of answering for a model it is not.
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from pcnn_fer.atomic import atomic_path
 from pcnn_fer.models.pcnn import PCNN, PCNNConfig, PCNNOutput
+from pcnn_fer.models.state import weights_fingerprint
+from pcnn_fer.weights.sources import cache_root
 
 if TYPE_CHECKING:
     import onnx
@@ -30,6 +35,9 @@ if TYPE_CHECKING:
 DEFAULT_OPSET = 18
 INPUT_NAME = "images"
 CONFIG_KEY = "pcnn_fer_config"
+WEIGHTS_KEY = "pcnn_fer_weights_sha256"
+ONNX_FILE = "model.onnx"  # an export kept beside a model directory's model.safetensors
+PARITY_TOLERANCE = 1e-4  # largest |logit difference| from torch accepted in an export
 
 
 # The exporter's graph passes log every rewrite at INFO and a failed opset conversion as a traceback; the
@@ -96,8 +104,10 @@ def to_onnx_proto(model: PCNN, opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
         # The exporter writes its native opset and converts; when conversion fails it warns and keeps its own.
         raise ValueError(f"torch's ONNX exporter could not write opset {opset} for this model (it produced "
                          f"opset {produced}); use opset {produced}")
-    entry = proto.metadata_props.add()
-    entry.key, entry.value = CONFIG_KEY, json.dumps(config.to_dict())
+    stamps = {CONFIG_KEY: json.dumps(config.to_dict()), WEIGHTS_KEY: weights_fingerprint(model.state_dict())}
+    for key, value in stamps.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
     return proto
 
 
@@ -107,12 +117,8 @@ def export_onnx(model: PCNN, path: str | Path, opset: int = DEFAULT_OPSET) -> Pa
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     proto = to_onnx_proto(model, opset)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        onnx_package.save_model(proto, str(tmp))
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as partial:
+        onnx_package.save_model(proto, str(partial))
     return path
 
 
@@ -148,6 +154,7 @@ class OnnxModel:
         if CONFIG_KEY not in metadata:
             raise ValueError(f"{name}: no {CONFIG_KEY!r} metadata; export it with `pcnn-fer export`")
         self.config = PCNNConfig.from_dict(json.loads(metadata[CONFIG_KEY]))
+        self.weights_fingerprint: str | None = metadata.get(WEIGHTS_KEY)  # absent in files of earlier versions
         self.outputs = [o.name for o in self.session.get_outputs()]
         missing = set(output_names(self.config)) - set(self.outputs)
         if missing:
@@ -155,6 +162,7 @@ class OnnxModel:
 
     @property
     def class_names(self) -> tuple[str, ...]:
+        """The output classes, in logit order."""
         return self.config.class_names
 
     def __call__(self, images: torch.Tensor | np.ndarray) -> PCNNOutput:
@@ -168,3 +176,58 @@ def onnx_model_of(model: PCNN, *, threads: int | None = None, opset: int = DEFAU
     """An onnxruntime copy of `model`, exported in memory."""
     _onnx_extra("onnxruntime", "running a model with onnxruntime")  # before spending an export on it
     return OnnxModel(to_onnx_proto(model, opset).SerializeToString(), threads=threads)
+
+
+def check_parity(model: PCNN, onnx_model: OnnxModel, where: str, tolerance: float = PARITY_TOLERANCE,
+                 count: int = 2) -> float:
+    """Largest |logit difference| between onnxruntime and torch on `count` seeded random inputs.
+
+    Raises RuntimeError above `tolerance`: an export that answers differently must not be used.
+    """
+    size = model.config.input_size
+    images = torch.randn(count, 3, size, size, generator=torch.Generator().manual_seed(0))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            expected = model(images.to(next(model.parameters()).device)).logits.float().cpu()
+    finally:
+        model.train(was_training)
+    difference = float((onnx_model(images).logits - expected).abs().max())
+    if difference > tolerance:
+        raise RuntimeError(f"{where}: onnxruntime logits differ from torch by {difference:.2e} (> {tolerance:g}); "
+                           f"do not use this export")
+    return difference
+
+
+def stored_onnx_model(model: PCNN, directory: str | Path, *, threads: int | None = None,
+                      export: bool = False) -> OnnxModel:
+    """The ONNX export of the model loaded from `directory`, checked to hold the very same weights.
+
+    DIR/model.onnx (written by `pcnn-fer export`) is used when present, else an export kept in the cache under
+    the weights' fingerprint. A file exported from other weights is refused, and nothing is exported (which
+    takes tens of seconds) unless `export` asks for it: then a fresh export replaces a stale DIR/model.onnx, or
+    goes into the cache, where later runs find it.
+    """
+    directory = Path(directory)
+    fingerprint = weights_fingerprint(model.state_dict())
+    beside = directory / ONNX_FILE
+    cached = cache_root() / "onnx" / f"{fingerprint}.onnx"
+    path = beside if beside.is_file() else cached
+    if path.is_file():
+        onnx_model = OnnxModel(path, threads=threads)
+        if onnx_model.weights_fingerprint == fingerprint and onnx_model.config == model.config:
+            return onnx_model
+        if not export:
+            found = onnx_model.weights_fingerprint or "none (an export of an earlier pcnn-fer)"
+            raise ValueError(f"{path} was not exported from the weights in {directory} (weights fingerprint "
+                             f"{found}, expected {fingerprint}); export again: --export-onnx, or "
+                             f"pcnn-fer export --model {directory} --output {path}")
+    elif not export:
+        raise ValueError(f"{directory} has no ONNX export yet: add --export-onnx (export_onnx=True) to export it "
+                         f"once (it is kept as {cached}), or write one with "
+                         f"pcnn-fer export --model {directory} --output {beside}")
+    export_onnx(model, path)
+    onnx_model = OnnxModel(path, threads=threads)
+    check_parity(model, onnx_model, str(path))
+    return onnx_model

@@ -16,24 +16,21 @@ import torch
 from PIL import Image
 
 from pcnn_fer.data.images import DEFAULT_MAX_PIXELS, ImageError, load_image
+from pcnn_fer.data.preprocessing import Preprocessing
 from pcnn_fer.devices import resolve_device
-from pcnn_fer.faces.detect import Detection, Detector, GivenFaces, create_detector
-from pcnn_fer.faces.framing import METADATA_KEY as FRAMING_KEY
+from pcnn_fer.faces.detect import Detection, Detector, GivenFaces
 from pcnn_fer.faces.framing import FaceFraming
 from pcnn_fer.faces.mtcnn import MTCNN
+from pcnn_fer.faces.registry import NO_DETECTOR, create_detector
 from pcnn_fer.inference.explain import grad_cam, organ_shares
 from pcnn_fer.inference.results import FaceResult
 from pcnn_fer.models.optimize import optimize_for_inference
+from pcnn_fer.models.organs import ORGANS
 from pcnn_fer.models.pcnn import PCNN, PCNNOutput
-from pcnn_fer.models.regions import ORGANS
+from pcnn_fer.models.tta import flip_tta
 
 ImageInput = str | Path | bytes | Image.Image | np.ndarray
 BACKENDS = ("torch", "onnx")
-ONNX_FILE = "model.onnx"
-
-# A mirrored face swaps left and right organs: the flipped image's left-eye crop is the original's right eye.
-MIRRORED_ORGANS = [ORGANS.index(o.replace("left_", "@").replace("right_", "left_").replace("@", "right_"))
-                   for o in ORGANS]
 
 
 @dataclass
@@ -56,9 +53,9 @@ class Recognizer:
     "haar") or None / "none" when every image is already a face crop. Faces without landmarks (given boxes,
     detectors without eyes) are cut as squares around their box widened by `box_margin` on each side.
     `min_score` drops detections scored below it (mtcnn scores are probabilities; haar scores neighbour
-    counts). `flip_tta` averages the probabilities of each face and its mirror image. `timings` accumulates
-    seconds per stage (decode, detect, align, model, explain) for benchmarks. `threads` sets the model's CPU
-    threads (onnxruntime's session, or torch's process-wide count).
+    counts). `flip_tta` averages each face with its mirror image as evaluation does (`pcnn_fer.models.tta`).
+    `timings` accumulates seconds per stage (decode, detect, align, model, explain) for benchmarks. `threads`
+    sets the model's CPU threads (onnxruntime's session, or torch's process-wide count).
 
     Faces are cut as the model's metadata says (`framing`: landmark template, grey or colour, working
     resolution), and probabilities are softmax(logits / T) with the calibration temperature T of its metadata;
@@ -70,6 +67,8 @@ class Recognizer:
                  flip_tta: bool = False, framing: FaceFraming | None = None, box_margin: float = 0.1,
                  batch_size: int = 32, max_pixels: int = DEFAULT_MAX_PIXELS, threads: int | None = None,
                  min_score: float | None = None, temperature: float | None = None) -> None:
+        if detector is None:
+            detector = NO_DETECTOR  # the earlier spelling of "no detector", still accepted
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         if batch_size < 1:
@@ -94,53 +93,47 @@ class Recognizer:
             raise ValueError(f"min_score {min_score}: MTCNN scores faces with probabilities, so it must lie in [0, 1] "
                              f"(e.g. 0.95)")
         self.detector = self._make_detector(detector)
-        metadata = getattr(model, "metadata", {})
-        self.framing = framing or (FaceFraming.from_dict(metadata[FRAMING_KEY]) if FRAMING_KEY in metadata
-                                   else FaceFraming())
-        self.temperature = float(temperature if temperature is not None
-                                 else metadata.get("calibration", {}).get("temperature", 1.0))
+        metadata = model.metadata
+        self.framing = framing or (FaceFraming.from_dict(metadata.framing) if metadata.framing else FaceFraming())
+        self.temperature = float(temperature if temperature is not None else metadata.temperature)
         if not self.temperature > 0:
             raise ValueError(f"temperature must be positive, got {self.temperature}")
         # Without a detector, images (and boxes given with them) are taken as face crops: no margin is added.
-        self.box_margin = 0.0 if detector is None or detector == "none" else box_margin
+        self.box_margin = 0.0 if detector == NO_DETECTOR else box_margin
         self.flip_tta = flip_tta
         self.batch_size = batch_size
         self.max_pixels = max_pixels
         self.min_score = min_score
         self.timings: Counter[str] = Counter()
-        self._mean = torch.tensor(self.config.mean).view(1, 3, 1, 1)
-        self._std = torch.tensor(self.config.std).view(1, 3, 1, 1)
+        self.preprocessing = Preprocessing.of(self.config)
 
     @classmethod
     def from_pretrained(cls, model: str | Path | None = None, detector: Detector | str | None = "mtcnn", *,
                         backend: str = "torch", device: str | torch.device = "cpu", flip_tta: bool = False,
-                        **options) -> Recognizer:
+                        export_onnx: bool = False, **options) -> Recognizer:
         """A Recognizer for a model directory (config.json + model.safetensors), a training run's directory (its
         selected model) or a shipped model's name; None takes the default shipped model (see `pcnn-fer models`).
 
-        With backend="onnx", the directory's model.onnx is used when present (see `pcnn-fer export`),
-        else the model is exported in memory.
+        With backend="onnx", the ONNX export of exactly these weights is used (DIR/model.onnx from `pcnn-fer
+        export`, or one kept in the cache); `export_onnx` exports it when there is none or it is stale.
         """
         from pcnn_fer.engine.checkpoint import model_of
+        from pcnn_fer.models.storage import load_model
         from pcnn_fer.weights.pretrained import model_directory
-        from pcnn_fer.weights.store import load_model
 
         path = model_of(model_directory(model))
         model = load_model(path, device=device)
         onnx_model = None
-        onnx_file = Path(path) / ONNX_FILE
-        if backend == "onnx" and onnx_file.is_file():
-            from pcnn_fer.inference.onnx import OnnxModel
+        if backend == "onnx":
+            from pcnn_fer.inference.onnx import stored_onnx_model
 
-            onnx_model = OnnxModel(onnx_file, threads=options.get("threads"))
-            if onnx_model.config != model.config:
-                raise ValueError(f"{onnx_file} was exported from a different model than {Path(path)}'s config.json; "
-                                 f"export it again with `pcnn-fer export`")
+            onnx_model = stored_onnx_model(model, path, threads=options.get("threads"), export=export_onnx)
         return cls(model, detector, backend=backend, onnx_model=onnx_model, device=device, flip_tta=flip_tta,
                    **options)
 
     @property
     def class_names(self) -> tuple[str, ...]:
+        """The model's classes, in the order of each record's probabilities."""
         return self.config.class_names
 
     def predict(self, image: ImageInput, *, color_order: str = "rgb", boxes: Sequence[Sequence[float]] | None = None,
@@ -274,33 +267,22 @@ class Recognizer:
 
     def to_tensor(self, crops: Sequence[np.ndarray]) -> torch.Tensor:
         """RGB uint8 crops of the model's input size -> the normalised (N, 3, S, S) float batch it expects."""
-        size = self.config.input_size
-        for crop in crops:
-            if crop.shape != (size, size, 3):
-                raise ValueError(f"face crops must be {size}x{size}x3 (the model's input_size), got {crop.shape}")
-        batch = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().div_(255.0)
-        return (batch - self._mean) / self._std
+        return self.preprocessing.to_batch(crops)
 
     def _probabilities(self, batch: torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]:
-        """Class probabilities (N, C) and organ probabilities (N, 5, C), averaged with the mirror under flip TTA."""
-        views = [batch, batch.flip(-1)] if self.flip_tta else [batch]
-        probabilities, organ_probabilities = [], []
+        """Class probabilities (N, C) and organ probabilities (N, 5, C); under flip TTA of the averaged logits."""
         with torch.inference_mode():
-            for view_index, view in enumerate(views):
-                output = self._forward(view.to(self.device))
-                probabilities.append((output.logits.float() / self.temperature).softmax(-1).cpu())
-                if output.per_organ_logits is not None:
-                    organs = output.per_organ_logits.float().softmax(-1).cpu()
-                    organ_probabilities.append(organs[:, MIRRORED_ORGANS] if view_index == 1 else organs)
-        mean_organs = torch.stack(organ_probabilities).mean(0).numpy() if organ_probabilities else None
-        return torch.stack(probabilities).mean(0).numpy(), mean_organs
+            batch = batch.to(self.device)
+            output = flip_tta(self._forward, batch) if self.flip_tta else self._forward(batch)
+        probabilities = (output.logits.float() / self.temperature).softmax(-1).cpu().numpy()
+        if output.per_organ_logits is None:
+            return probabilities, None
+        return probabilities, output.per_organ_logits.float().softmax(-1).cpu().numpy()
 
-    def _make_detector(self, detector: Detector | str | None) -> Detector:
-        if detector is None or detector == "none":
-            return GivenFaces()
-        if isinstance(detector, str):
-            return create_detector(detector, device=self.device) if detector == "mtcnn" else create_detector(detector)
-        return detector
+    def _make_detector(self, detector: Detector | str) -> Detector:
+        if not isinstance(detector, str):
+            return detector
+        return create_detector(detector, device=self.device) if detector == "mtcnn" else create_detector(detector)
 
 
 def _names_of(images: Sequence[ImageInput], names: Sequence[str] | None) -> list[str]:

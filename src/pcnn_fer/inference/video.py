@@ -59,6 +59,7 @@ def open_video(source: str | Path | int) -> cv2.VideoCapture:
 
 
 def video_info(source: str | Path | int) -> VideoInfo:
+    """Frame rate, frame count and size of a video file or camera, read without decoding it."""
     capture = open_video(source)
     try:
         return VideoInfo(fps=float(capture.get(cv2.CAP_PROP_FPS)),

@@ -10,14 +10,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pcnn_fer.models.regions import ORGANS, RegionLayout
+from pcnn_fer.models.inputs import IMAGENET_MEAN, IMAGENET_STD, MIN_INPUT_SIZE
+from pcnn_fer.models.metadata import ModelMetadata
+from pcnn_fer.models.organs import ORGANS
+from pcnn_fer.models.regions import RegionLayout
 from pcnn_fer.models.state import check_state_dict
 from pcnn_fer.models.trunks import get_backbone
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 STN_GRID = 7  # the localisation net sees the final stage's map pooled to 7x7 (its size at 224 px)
-MIN_INPUT_SIZE = 32  # the trunks downsample 32x: a smaller face leaves no final-stage map
 CLASSIFIER_PREFIXES = ("fc.", "classifier.")  # a torchvision backbone's ImageNet head, which a PCNN replaces
 
 
@@ -72,9 +72,11 @@ class PCNNConfig:
 
     @property
     def num_classes(self) -> int:
+        """The classifier's output count, from its class list."""
         return len(self.class_names)
 
     def to_dict(self) -> dict:
+        """The config as plain JSON types (as config.json and the ONNX metadata keep it)."""
         data = asdict(self)
         data["layout"] = self.layout.to_dict()
         data["class_names"] = list(self.class_names)
@@ -82,6 +84,7 @@ class PCNNConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> PCNNConfig:
+        """A config from `to_dict` output; unknown keys are refused so a typo is not silently dropped."""
         data = dict(data)
         unknown = set(data) - {f for f in cls.__dataclass_fields__}
         if unknown:
@@ -110,6 +113,7 @@ class PCNN(nn.Module):
     def __init__(self, config: PCNNConfig | None = None) -> None:
         super().__init__()
         self.config = config = config or PCNNConfig()
+        self.metadata = ModelMetadata()  # filled in by load_model from the directory it comes from
         spec = get_backbone(config.backbone)
         self.global_trunk, self.final_stage = spec.split()
         if config.organs:
@@ -126,6 +130,7 @@ class PCNN(nn.Module):
 
     @property
     def class_names(self) -> tuple[str, ...]:
+        """The output classes, in logit order."""
         return self.config.class_names
 
     def forward(self, images: torch.Tensor) -> PCNNOutput:
@@ -179,16 +184,16 @@ class PCNN(nn.Module):
             target.load_state_dict(trunk.state_dict())
         self.final_stage.load_state_dict(stage.state_dict())
 
-    def save_pretrained(self, directory: str | Path, metadata: dict | None = None) -> Path:
-        """Write config JSON + safetensors; see pcnn_fer.weights.store."""
-        from pcnn_fer.weights.store import save_model
+    def save_pretrained(self, directory: str | Path, metadata: ModelMetadata | dict | None = None) -> Path:
+        """Write config JSON + safetensors; see pcnn_fer.models.storage."""
+        from pcnn_fer.models.storage import save_model
 
         return save_model(self, directory, metadata=metadata)
 
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> PCNN:
         """Load a model directory written by save_pretrained, in eval mode."""
-        from pcnn_fer.weights.store import load_model
+        from pcnn_fer.models.storage import load_model
 
         return load_model(directory)
 
@@ -204,6 +209,7 @@ def _pool(feature_map: torch.Tensor) -> torch.Tensor:
 
 
 def count_parameters(model: nn.Module) -> int:
+    """All parameters of `model`, trainable or not."""
     return sum(p.numel() for p in model.parameters())
 
 

@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 
 import torch
 
-ORGANS: tuple[str, ...] = ("left_eye", "right_eye", "left_cheek", "right_cheek", "mouth")
+from pcnn_fer.models.organs import ORGANS
 
 
 @dataclass(frozen=True)
-class Box:
+class FractionBox:
     """A crop as fractions of the face: rows [top, bottom), columns [left, right)."""
 
     top: float
@@ -29,14 +29,14 @@ class Box:
                 int(width * self.left), int(width * self.right))
 
 
-def _reference_boxes() -> dict[str, Box]:
+def _reference_boxes() -> dict[str, FractionBox]:
     # Fractions of the authors' code: eyes above half height, cheeks down to 0.65, mouth below.
     return {
-        "left_eye": Box(0.0, 0.5, 0.0, 0.5),
-        "right_eye": Box(0.0, 0.5, 0.5, 1.0),
-        "left_cheek": Box(0.5, 0.65, 0.0, 0.5),
-        "right_cheek": Box(0.5, 0.65, 0.5, 1.0),
-        "mouth": Box(0.65, 1.0, 0.0, 1.0),
+        "left_eye": FractionBox(0.0, 0.5, 0.0, 0.5),
+        "right_eye": FractionBox(0.0, 0.5, 0.5, 1.0),
+        "left_cheek": FractionBox(0.5, 0.65, 0.0, 0.5),
+        "right_cheek": FractionBox(0.5, 0.65, 0.5, 1.0),
+        "mouth": FractionBox(0.65, 1.0, 0.0, 1.0),
     }
 
 
@@ -47,7 +47,7 @@ class RegionLayout:
     The default is the reference layout; a landmark-driven or custom layout is another instance.
     """
 
-    boxes: dict[str, Box] = field(default_factory=_reference_boxes)
+    boxes: dict[str, FractionBox] = field(default_factory=_reference_boxes)
     rows: tuple[tuple[str, ...], ...] = (("left_eye", "right_eye"), ("left_cheek", "right_cheek"), ("mouth",))
 
     def __post_init__(self) -> None:
@@ -69,10 +69,12 @@ class RegionLayout:
         return out
 
     def to_dict(self) -> dict:
+        """The layout as plain JSON types."""
         return {"boxes": {k: [b.top, b.bottom, b.left, b.right] for k, b in self.boxes.items()},
                 "rows": [list(r) for r in self.rows]}
 
     @classmethod
     def from_dict(cls, data: dict) -> RegionLayout:
-        return cls(boxes={k: Box(*v) for k, v in data["boxes"].items()},
+        """A layout from `to_dict` output."""
+        return cls(boxes={k: FractionBox(*v) for k, v in data["boxes"].items()},
                    rows=tuple(tuple(r) for r in data["rows"]))

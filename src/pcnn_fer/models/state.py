@@ -6,6 +6,7 @@ this names, in one line, every missing, unexpected and wrongly shaped key, in th
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -44,3 +45,19 @@ def check_state_dict(expected: Mapping[str, torch.Tensor], state: Mapping[str, A
 
 def _fits(value: Any, target: torch.Tensor) -> bool:
     return isinstance(value, torch.Tensor) and value.shape == target.shape
+
+
+def weights_fingerprint(state: Mapping[str, torch.Tensor]) -> str:
+    """sha256 of a state dict's names, shapes and values (floating tensors as float32), in hex.
+
+    Two files that hold the same weights in different storage types (a float16 shipped copy and its
+    float32 original loaded back) give the same fingerprint; any changed value gives another.
+    """
+    digest = hashlib.sha256()
+    for key in sorted(state):
+        tensor = state[key].detach().cpu()
+        if tensor.is_floating_point():
+            tensor = tensor.float()
+        digest.update(f"{key}:{tuple(tensor.shape)}:{tensor.dtype};".encode())
+        digest.update(tensor.contiguous().numpy().tobytes())
+    return digest.hexdigest()

@@ -62,6 +62,7 @@ BACKBONES: dict[str, BackboneSplit] = {
 
 
 def get_backbone(name: str) -> BackboneSplit:
+    """The split of backbone `name`; a ValueError lists the known ones."""
     try:
         return BACKBONES[name]
     except KeyError:

@@ -16,8 +16,9 @@ import torchvision
 from pcnn_fer.models.pcnn import CLASSIFIER_PREFIXES
 from pcnn_fer.models.state import check_state_dict
 from pcnn_fer.models.trunks import get_backbone
+from pcnn_fer.weights.pinned import fetch_pinned
 from pcnn_fer.weights.safe_pickle import DATA_PARALLEL_PREFIX, safe_load
-from pcnn_fer.weights.sources import MOBILENET_V2_IMAGENET, sha256_of
+from pcnn_fer.weights.sources import sha256_of
 
 IMAGENET = "imagenet"
 # torchvision's ImageNet file for resnet18, used only when torch.hub already holds it.
@@ -34,7 +35,7 @@ def resolve_backbone_file(source: str | Path, backbone: str) -> Path:
     if str(source) != IMAGENET:
         return Path(source)
     if backbone == "mobilenet_v2":
-        return MOBILENET_V2_IMAGENET.fetch()
+        return fetch_pinned("mobilenet_v2_imagenet")
     if backbone == "resnet18":
         path = torch_hub_file(RESNET18_IMAGENET_URL)
         if not path.is_file():

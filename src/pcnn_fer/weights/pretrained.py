@@ -1,5 +1,5 @@
 """Models shipped inside the package, each a named entry that carries its own metadata, as torchvision's weight
-enums do: `Pretrained.DEFAULT.load()`, `Pretrained.PCNN_MBV2_FERPLUS.metadata["metrics"]`.
+enums do: `Pretrained.DEFAULT.load()`, `Pretrained.PCNN_MBV2_FERPLUS.metadata.metrics`.
 
 An entry is an ordinary model directory (config.json + model.safetensors) under `weights/shipped/`: the metadata
 lives in its config.json alone (classes, input convention and framing, training data and terms, recipe,
@@ -16,8 +16,9 @@ from pathlib import Path
 
 import torch
 
+from pcnn_fer.models.metadata import ModelMetadata
 from pcnn_fer.models.pcnn import PCNN, PCNNConfig
-from pcnn_fer.weights.store import load_model, read_config
+from pcnn_fer.models.storage import load_model, read_config
 
 
 @dataclass(frozen=True)
@@ -29,22 +30,45 @@ class PretrainedEntry:
 
     @property
     def path(self) -> Path:
+        """The model directory inside the installed package."""
         return Path(str(resources.files("pcnn_fer.weights") / "shipped" / self.folder))
 
     @cached_property
-    def _document(self) -> tuple[PCNNConfig, dict]:
+    def _document(self) -> tuple[PCNNConfig, ModelMetadata]:
         return read_config(self.path)
 
     @property
     def config(self) -> PCNNConfig:
+        """The model's PCNNConfig, read from its config.json without loading weights."""
         return self._document[0]
 
     @property
-    def metadata(self) -> dict:
+    def metadata(self) -> ModelMetadata:
+        """Training data, protocol, metrics, calibration and framing, as config.json records them."""
         return self._document[1]
 
     def load(self, device: str | torch.device = "cpu") -> PCNN:
+        """The PCNN with its weights, on `device`."""
         return load_model(self.path, device=device)
+
+    def card(self, default: bool = False) -> str:
+        """A few lines saying what the model is, what it was trained on, and how well it does."""
+        config, metadata = self.config, self.metadata
+        data = metadata.training_data
+        colour = "grey" if (metadata.framing or {}).get("grey") else "RGB"
+        lines = [f"{self.name}{' (default)' if default else ''}: {config.backbone} PCNN, {config.input_size} px "
+                 f"{colour}, classes {', '.join(config.class_names)}",
+                 f"  trained on {data.get('name', metadata.dataset or '?')} ({data.get('protocol', '?')})"]
+        for split, metrics in metadata.metrics.items():
+            lines.append(f"  {split}: accuracy {100 * metrics['accuracy']:.2f} %, mean class accuracy "
+                         f"{100 * metrics['mean_class_accuracy']:.2f} %, macro-F1 {100 * metrics['macro_f1']:.2f} % "
+                         f"({metrics.get('protocol', '')}, {metrics.get('count', '?')} faces)")
+        if metadata.calibration:
+            lines.append(f"  calibration temperature {metadata.temperature:.3f} (fitted on "
+                         f"{metadata.calibration.get('fitted_on', '?')})")
+        if data.get("terms"):
+            lines.append(f"  data terms: {data['terms']}")
+        return "\n".join(lines)
 
 
 class Pretrained(Enum):
@@ -55,10 +79,12 @@ class Pretrained(Enum):
 
     @classmethod
     def names(cls) -> list[str]:
+        """Every shipped model's name, the default first."""
         return [member.value.name for member in cls]  # iteration skips the DEFAULT alias
 
     @classmethod
     def get(cls, name: str) -> PretrainedEntry:
+        """The entry named `name`; a KeyError lists the names."""
         for member in cls:
             if member.value.name == name:
                 return member.value

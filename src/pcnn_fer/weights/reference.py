@@ -48,6 +48,7 @@ class ImportReport:
 
     @property
     def num_ignored(self) -> int:
+        """How many checkpoint keys were left out, over every reason."""
         return sum(len(keys) for keys in self.ignored.values())
 
     def summary(self) -> str:

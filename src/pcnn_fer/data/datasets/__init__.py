@@ -6,24 +6,29 @@ is in tags["split"] ("train", "val" or "test") where the dataset has one.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pcnn_fer.data.datasets import affectnet, ckplus, fer2013, ferplus, folder, jaffe, rafdb
-from pcnn_fer.data.sample import SampleSet
+if TYPE_CHECKING:
+    from pcnn_fer.data.sample import SampleSet
 
-Reader = Callable[..., SampleSet]
+Reader = Callable[..., "SampleSet"]
 
-DATASETS: dict[str, Reader] = {
-    "rafdb": rafdb.read,
-    "fer2013": fer2013.read,
-    "ferplus": ferplus.read,
-    "ckplus": ckplus.read,
-    "jaffe": jaffe.read,
-    "affectnet": affectnet.read,
-    "folder": folder.read,
+# dataset name -> its reader's module here; a module is imported when its dataset is first read, so that the
+# names (which recipes and the command line offer) cost no numpy or image-library import
+READER_MODULES: dict[str, str] = {
+    "rafdb": "rafdb",
+    "fer2013": "fer2013",
+    "ferplus": "ferplus",
+    "ckplus": "ckplus",
+    "jaffe": "jaffe",
+    "affectnet": "affectnet",
+    "folder": "folder",
 }
+DATASET_NAMES = tuple(READER_MODULES)
 
 
 def reader_options(name: str) -> dict[str, object]:
@@ -43,7 +48,28 @@ def load_dataset(name: str, root: str | Path, *, skip_bad: bool = False, **optio
     return reader(Path(root).expanduser(), skip_bad=skip_bad, **options)
 
 
+def parse_reader_options(dataset: str, pairs: list[str]) -> dict[str, object]:
+    """Reader options given as KEY=VALUE text (`--option`), typed after the reader's defaults (bool, int, text)."""
+    defaults = reader_options(dataset)
+    options: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or key not in defaults:
+            raise ValueError(f"--option {pair!r}: expected KEY=VALUE with KEY one of "
+                             f"{', '.join(defaults) or '(none for this dataset)'}")
+        default = defaults[key]
+        if isinstance(default, bool):
+            if value.lower() not in ("true", "false", "yes", "no", "1", "0"):
+                raise ValueError(f"--option {key}: expected true or false, got {value!r}")
+            options[key] = value.lower() in ("true", "yes", "1")
+        elif isinstance(default, int):
+            options[key] = int(value)
+        else:
+            options[key] = value
+    return options
+
+
 def _reader(name: str) -> Reader:
-    if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
-    return DATASETS[name]
+    if name not in READER_MODULES:
+        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASET_NAMES)}")
+    return importlib.import_module(f"{__name__}.{READER_MODULES[name]}").read

@@ -4,16 +4,18 @@ model.safetensors. Loading reads tensors and JSON only, never code."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from pcnn_fer.atomic import atomic_path, write_text
 from pcnn_fer.devices import resolve_device
+from pcnn_fer.models.metadata import ModelMetadata
 from pcnn_fer.models.pcnn import PCNN, PCNNConfig, count_parameters
 from pcnn_fer.models.state import check_state_dict
+from pcnn_fer.version import __version__
 
 FORMAT = "pcnn-fer"
 FORMAT_VERSION = 1
@@ -21,15 +23,13 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 
 
-def save_model(model: PCNN, directory: str | Path, metadata: dict | None = None,
+def save_model(model: PCNN, directory: str | Path, metadata: ModelMetadata | dict | None = None,
                storage_dtype: torch.dtype | None = None) -> Path:
-    """Write `model` to `directory`; files are written under temporary names and renamed into place.
+    """Write `model` to `directory`, each file atomically (pcnn_fer.atomic).
 
     `storage_dtype` (e.g. torch.float16, half the size for a model shipped in a wheel) stores floating-point
     tensors in that type; loading casts them back to the model's float32.
     """
-    from pcnn_fer import __version__
-
     if getattr(model, "inference_only", False):
         raise ValueError("this model was optimised for inference (BatchNorm folded); save the original model")
     directory = Path(directory)
@@ -41,15 +41,16 @@ def save_model(model: PCNN, directory: str | Path, metadata: dict | None = None,
         "pcnn_fer_version": __version__,
         "config": model.config.to_dict(),
         "num_parameters": count_parameters(model),
-        "metadata": metadata or {},
+        "metadata": _as_metadata(metadata).to_dict(),
     }
-    _atomic(directory / WEIGHTS_FILE, lambda tmp: save_file(tensors, str(tmp), metadata={"format": FORMAT}))
-    _atomic(directory / CONFIG_FILE, lambda tmp: tmp.write_text(json.dumps(document, indent=2) + "\n"))
+    with atomic_path(directory / WEIGHTS_FILE) as partial:
+        save_file(tensors, str(partial), metadata={"format": FORMAT})
+    write_text(directory / CONFIG_FILE, json.dumps(document, indent=2) + "\n")
     return directory
 
 
-def read_config(directory: str | Path) -> tuple[PCNNConfig, dict]:
-    """The model config and the free-form metadata (metrics, dataset, recipe, licence) of a directory."""
+def read_config(directory: str | Path) -> tuple[PCNNConfig, ModelMetadata]:
+    """The model config and the metadata (metrics, dataset, recipe, framing, licence) of a directory."""
     path = Path(directory) / CONFIG_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: a pcnn-fer model directory holds {CONFIG_FILE} and "
@@ -75,7 +76,11 @@ def read_config(directory: str | Path) -> tuple[PCNNConfig, dict]:
         config = PCNNConfig.from_dict(document["config"])
     except (TypeError, KeyError, ValueError) as error:
         raise ValueError(f"{path}: config: {error}") from None
-    return config, document.get("metadata", {})
+    try:
+        metadata = ModelMetadata.from_dict(document.get("metadata"))
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{path}: {error}") from None
+    return config, metadata
 
 
 def load_model(directory: str | Path, device: str | torch.device = "cpu") -> PCNN:
@@ -102,14 +107,6 @@ def _stored(tensor: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
     return tensor.to(dtype) if dtype is not None and tensor.is_floating_point() else tensor
 
 
-def _atomic(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        write(tmp)
-        # safetensors writes owner-only files; give the usual permissions that the umask allows.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+def _as_metadata(metadata: ModelMetadata | dict | None) -> ModelMetadata:
+    """The record to store: given as one, or as the JSON object config.json keeps (checked the same way)."""
+    return metadata if isinstance(metadata, ModelMetadata) else ModelMetadata.from_dict(metadata)

@@ -9,26 +9,27 @@ import pytest
 import torch
 
 from pcnn_fer import load_model
-from pcnn_fer.models import PCNN, Box, RegionLayout, create_model
-from pcnn_fer.weights.store import CONFIG_FILE
+from pcnn_fer.models import PCNN, FractionBox, RegionLayout, create_model
+from pcnn_fer.models.storage import CONFIG_FILE
 
 
 def test_round_trip_is_bit_exact(tmp_path: Path) -> None:
     torch.manual_seed(0)
-    boxes = dict(RegionLayout().boxes, mouth=Box(0.6, 1.0, 0.1, 0.9))
+    boxes = dict(RegionLayout().boxes, mouth=FractionBox(0.6, 1.0, 0.1, 0.9))
     model = create_model("pcnn_mbv2", class_names=["neutral", "happiness", "anger"], stn=False,
                          layout=RegionLayout(boxes=boxes), input_size=112)
     with torch.no_grad():  # make BatchNorm statistics non-trivial, so buffers are checked too
         for module in model.modules():
             if isinstance(module, torch.nn.BatchNorm2d):
                 module.running_mean.normal_()
-    metadata = {"dataset": "rafdb", "metrics": {"accuracy": 0.875}, "licence": "MIT"}
+    metadata = {"dataset": "rafdb", "metrics": {"test": {"accuracy": 0.875}}, "licence": "MIT"}
 
     model.save_pretrained(tmp_path / "model", metadata=metadata)
     loaded = PCNN.from_pretrained(tmp_path / "model")
 
     assert loaded.config == model.config
-    assert loaded.metadata == metadata
+    assert loaded.metadata.to_dict() == metadata
+    assert loaded.metadata.dataset == "rafdb" and loaded.metadata.extra == {"licence": "MIT"}
     assert not loaded.training
     original, restored = model.state_dict(), loaded.state_dict()
     assert list(restored) == list(original)
@@ -58,7 +59,12 @@ def test_weights_that_do_not_fit_the_config_are_refused(tmp_path: Path) -> None:
     (lambda document: dict(document, config=dict(document["config"], layout={"boxes": {"left_eye": [0, 0.5]}})),
      "config: .*required positional arguments"),
     (lambda document: dict(document, config=dict(document["config"], colour="red")), "config: unknown"),
-], ids=["list", "config-list", "no-config", "version-str", "metadata-list", "mean-int", "box-short", "unknown-key"])
+    (lambda document: dict(document, metadata={"calibration": {"temperature": 0}}),
+     "model metadata calibration.temperature must be a positive number, got 0"),
+    (lambda document: dict(document, metadata={"metrics": {"split": "test"}}),
+     "model metadata metrics.split must be an object of figures"),
+], ids=["list", "config-list", "no-config", "version-str", "metadata-list", "mean-int", "box-short", "unknown-key",
+        "temperature-zero", "metrics-flat"])
 def test_malformed_config_json_is_a_value_error_naming_the_file(tmp_path: Path, edit, message: str) -> None:
     create_model("pcnn_mbv2", num_classes=3).save_pretrained(tmp_path / "model")
     path = tmp_path / "model" / CONFIG_FILE
@@ -68,7 +74,7 @@ def test_malformed_config_json_is_a_value_error_naming_the_file(tmp_path: Path, 
 
 
 def test_float16_storage_halves_the_file_and_loads_back_as_float32(tmp_path: Path) -> None:
-    from pcnn_fer.weights.store import WEIGHTS_FILE, save_model
+    from pcnn_fer.models.storage import WEIGHTS_FILE, save_model
 
     torch.manual_seed(0)
     model = create_model("pcnn_mbv2", class_names=["neutral", "happiness", "anger"], input_size=64).eval()

@@ -1,0 +1,36 @@
+"""Face detectors chosen by name. Each is imported when first made, so that listing the names (for a command
+line's choices) loads neither torch nor OpenCV."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pcnn_fer.faces.detect import Detector
+
+NO_DETECTOR = "none"
+"""The one name for "no detector": each image, or each box the caller gives with it, is taken as a face."""
+
+# name -> (module, factory in it); options of create_detector go to the factory.
+_DETECTORS: dict[str, tuple[str, str]] = {
+    "mtcnn": ("pcnn_fer.faces.mtcnn", "MTCNN.from_pretrained"),
+    "haar": ("pcnn_fer.faces.haar", "HaarDetector"),
+    NO_DETECTOR: ("pcnn_fer.faces.detect", "GivenFaces"),
+}
+
+
+def detector_names() -> tuple[str, ...]:
+    """Every name create_detector takes, "none" included, in the order a command line offers them."""
+    return tuple(_DETECTORS)
+
+
+def create_detector(name: str = "mtcnn", **options) -> Detector:
+    """The detector called `name` ("mtcnn", "haar" or "none"); options go to its constructor."""
+    if name not in _DETECTORS:
+        raise ValueError(f"unknown face detector {name!r}; expected one of: {', '.join(detector_names())}")
+    module, factory = _DETECTORS[name]
+    target = importlib.import_module(module)
+    for attribute in factory.split("."):
+        target = getattr(target, attribute)
+    return target(**options)

@@ -1,0 +1,161 @@
+"""Expressions of every face in a list of photos and videos, written as records while the run goes on.
+
+One record per face; an input without a face, or one that fails, gets one record saying so and the run goes on
+with the next input. This is what `pcnn-fer predict` runs, kept free of the command line so that other front
+ends (a server, a notebook) give the same records.
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pcnn_fer.data.formats import IMAGE_SUFFIXES
+from pcnn_fer.inference.draw import Annotator, VideoSink
+from pcnn_fer.inference.recognizer import Recognizer
+from pcnn_fer.inference.results import FaceResult
+from pcnn_fer.inference.video import VIDEO_SUFFIXES, VideoError, is_video, predict_video, video_info
+from pcnn_fer.inference.writers import RecordWriter
+from pcnn_fer.progress import progress
+
+
+@dataclass(frozen=True)
+class PredictOptions:
+    """How a run goes through its inputs; the defaults are those of `pcnn-fer predict`."""
+
+    every: int = 1  # videos: process every Nth frame
+    batch_size: int = 8  # images (or video frames) that go through the model together
+    smooth: float | None = None  # videos: weight of the newest frame in each tracked face's running average
+    show_progress: bool = True  # progress bars on stderr (shown only when it is a terminal)
+
+    def __post_init__(self) -> None:
+        if self.every < 1 or self.batch_size < 1:
+            raise ValueError(f"every and batch_size must be at least 1, got {self.every} and {self.batch_size}")
+        if self.smooth is not None and not 0 < self.smooth <= 1:
+            raise ValueError(f"smooth must lie in (0, 1], got {self.smooth}")
+
+
+@dataclass
+class PredictionSummary:
+    """What a run did: inputs processed, inputs that failed, and face records written."""
+
+    ok: int = 0
+    failed: int = 0
+    faces: int = 0
+
+    def add(self, ok: bool, faces: int) -> None:
+        """Count one input: processed or failed, with its number of face records."""
+        if ok:
+            self.ok += 1
+        else:
+            self.failed += 1
+        self.faces += faces
+
+
+def expand_inputs(paths: Iterable[str]) -> list[str]:
+    """Files as given, folders searched recursively for images and videos, globs expanded (sorted).
+
+    A path that names nothing and matches nothing is kept, so that it is reported as a failed input.
+    """
+    media = IMAGE_SUFFIXES + VIDEO_SUFFIXES
+    found: list[str] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found += [str(p) for p in sorted(path.rglob("*")) if p.is_file() and p.suffix.lower() in media]
+        elif not path.exists() and glob.has_magic(raw):
+            found += sorted(p for p in glob.glob(raw, recursive=True) if Path(p).is_file()) or [raw]
+        else:
+            found.append(raw)
+    return list(dict.fromkeys(found))
+
+
+def run_predictions(recognizer: Recognizer, inputs: Sequence[str], writer: RecordWriter,
+                    annotator: Annotator | None = None,
+                    options: PredictOptions = PredictOptions()) -> PredictionSummary:
+    """Write the records of every input (images and videos, told apart by suffix) in their order.
+
+    With an `annotator`, annotated copies are written too, with Grad-CAM when it explains. Unreadable inputs
+    are failures of their own and never stop the run.
+    """
+    summary = PredictionSummary()
+    bar = progress(None, len(inputs), enabled=options.show_progress, unit="input")
+    explain = annotator is not None and annotator.explain
+    pending: list[str] = []
+
+    def flush() -> None:
+        # Each image is decoded once: the same pixels go to the recognizer and to the annotator.
+        loaded = recognizer.decode_each(pending, names=pending)
+        readable = [i for i, item in enumerate(loaded) if isinstance(item, np.ndarray)]
+        found = iter(recognizer.predict_batch([loaded[i] for i in readable], names=[pending[i] for i in readable],
+                                              explain=explain))
+        for path, item in zip(pending, loaded):
+            faces = next(found) if isinstance(item, np.ndarray) else [item]
+            summary.add(*_write_input(writer, path, faces))
+            if annotator is not None and not (faces and faces[0].status == "error"):
+                annotator.image(path, item, faces)
+            bar.update(1)
+        pending.clear()
+
+    # Consecutive images are batched together; output follows the order of the inputs.
+    for path in inputs:
+        if not is_video(path):
+            pending.append(path)
+            if len(pending) == options.batch_size:
+                flush()
+            continue
+        flush()
+        bar.set_postfix_str(Path(path).name)
+        summary.add(*_predict_video(recognizer, path, writer, annotator, options))
+        bar.update(1)
+    flush()
+    bar.close()
+    return summary
+
+
+def _predict_video(recognizer: Recognizer, path: str, writer: RecordWriter, annotator: Annotator | None,
+                   options: PredictOptions) -> tuple[bool, int]:
+    """Write the records of one video's processed frames; (processed ok, face count)."""
+    faces = written = 0
+    sink: VideoSink | None = None
+    frame_bar = None
+    try:
+        count = video_info(path).frame_count
+        frame_bar = progress(None, -(-count // options.every) if count else None, Path(path).name,
+                             enabled=options.show_progress, unit="frame")
+        frames = predict_video(recognizer, path, every=options.every, batch_frames=options.batch_size,
+                               smoothing=options.smooth, explain=annotator is not None and annotator.explain,
+                               keep_frames=annotator is not None)
+        for frame in frames:
+            if frame.faces:
+                faces += sum(record.status == "face" for record in frame.faces)
+                written += len(frame.faces)
+                writer.write(frame.faces)
+            if annotator is not None:
+                if sink is None:
+                    sink = annotator.video(path, video_info(path).fps / options.every, frame.image.shape)
+                sink.write(frame.image, frame.faces)
+            frame_bar.update(1)
+    except (VideoError, OSError, ValueError) as error:
+        # Records already written for earlier frames stay; the video counts as failed.
+        return _write_input(writer, path, [FaceResult(input=path, error=str(error))])
+    finally:
+        if frame_bar is not None:
+            frame_bar.close()
+        if sink is not None:
+            sink.close()
+    # A video without a single face gets one 'no_face' record, like an image without one.
+    if not written:
+        writer.write([FaceResult(input=path)])
+    return True, faces
+
+
+def _write_input(writer: RecordWriter, path: str, faces: list[FaceResult]) -> tuple[bool, int]:
+    """Write an image's records (one 'no_face' record when it has none); (processed ok, face count)."""
+    writer.write(faces or [FaceResult(input=path)])
+    failed = bool(faces) and faces[0].status == "error"
+    return not failed, 0 if failed else len(faces)
