@@ -7,7 +7,6 @@ from pcnn_fer.data.labels import (
     canonical_name,
     class_order,
     label_mapping,
-    native_classes,
     relabel,
     remap_labels,
 )
@@ -26,7 +25,6 @@ def test_native_orders_as_published():
     assert NATIVE_CLASSES["ferplus"][7] == "contempt" and NATIVE_CLASSES["ferplus"][2] == "surprise"
     assert NATIVE_CLASSES["ckplus"][2] == "contempt" and NATIVE_CLASSES["ckplus"][7] == "surprise"
     assert NATIVE_CLASSES["affectnet"] == CANONICAL_CLASSES
-    assert native_classes("ferplus", contempt=False) == NATIVE_CLASSES["ferplus"][:7]
 
 
 def test_remap_between_orders():

@@ -36,6 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Fetch, crop, train with cross-validation, report; print where everything is and what to run next."""
+    from pcnn_fer.atomic import write_text
     from pcnn_fer.data.datasets import load_dataset
     from pcnn_fer.data.fetch import fetch_ckplus_sample
     from pcnn_fer.data.labels import relabel
@@ -74,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     note = DEMONSTRATION_NOTE.format(count=len(samples))
     report = root / REPORT_FILE
     title, _, rest = report.read_text().partition("\n")
-    report.write_text(f"{title}\n\n> {note}\n{rest}")
+    write_text(report, f"{title}\n\n> {note}\n{rest}")
     print(note)
     print(headline(root))
     first = RunDir(root).fold_runs()[0].path

@@ -83,14 +83,6 @@ def class_order(spec: str, field: str = "classes") -> tuple[str, ...]:
     return names
 
 
-def native_classes(dataset: str, *, contempt: bool = True) -> tuple[str, ...]:
-    """A dataset's class order, optionally without contempt (the 7-class setting of CK+, FERPlus, AffectNet)."""
-    if dataset not in NATIVE_CLASSES:
-        raise ValueError(f"no native class order for dataset {dataset!r}; known: {', '.join(NATIVE_CLASSES)}")
-    classes = NATIVE_CLASSES[dataset]
-    return classes if contempt else tuple(c for c in classes if c != "contempt")
-
-
 def label_mapping(source: Sequence[str], target: Sequence[str]) -> np.ndarray:
     """index_in_target[i] for every class i of `source`; raises if a source class is absent from `target`."""
     target_index = {name: i for i, name in enumerate(target)}

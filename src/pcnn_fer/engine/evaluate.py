@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pcnn_fer.atomic import write_text
 from pcnn_fer.data.cache import DecodedCache
 from pcnn_fer.data.labels import canonical_name, remap_labels
 from pcnn_fer.data.preprocessing import Preprocessing
@@ -229,7 +230,7 @@ def write_evaluation(results: dict[str, dict], directory: str | Path, name: str,
     images: dict[str, dict[str, str]] = {"confusion": {}, "reliability": {}}
     for head, metrics in results.items():
         stem = name if head == MAIN else f"{name}_{head.replace('*', 'x').replace('+', '_plus_')}"
-        (directory / f"{stem}.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        write_text(directory / f"{stem}.json", json.dumps(metrics, indent=2) + "\n")
         heading = title if head == MAIN else f"{title} ({head})"
         images["confusion"][head] = str(plot_confusion(np.array(metrics["confusion"]), metrics["class_names"],
                                                        directory / f"{stem}_confusion.png",

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pcnn_fer.atomic import atomic_path
 from pcnn_fer.engine.calibration import expected_calibration_error
 from pcnn_fer.engine.checkpoint import (
     CURVES_FILE,
@@ -119,8 +120,8 @@ def plot_confusion(confusion: np.ndarray, class_names: Sequence[str], path: Path
 
 
 def _save(figure: Figure, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
+    with atomic_path(path) as partial:
+        figure.savefig(partial, dpi=100, format=path.suffix.lstrip(".") or "png")
     return path
 
 
@@ -157,8 +158,7 @@ def plot_reliability(curves: Mapping[str, Sequence[Sequence[float]] | np.ndarray
     counts_axis.set_ylabel("samples")
     counts_axis.grid(alpha=0.3)
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
+    _save(figure, path)
     plt.close(figure)
     return path
 

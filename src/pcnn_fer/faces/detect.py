@@ -19,7 +19,7 @@ from pcnn_fer.faces.registry import NO_DETECTOR
 LANDMARK_NAMES: tuple[str, ...] = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 """Row order of a landmark array. Left and right are as seen in the image: the left eye has the smaller x."""
 
-Box = tuple[float, float, float, float]
+PixelBox = tuple[float, float, float, float]  # (x0, y0, x1, y1) in pixels of the source image
 
 
 @dataclass(frozen=True, eq=False)
@@ -30,7 +30,7 @@ class Detection:
     detector does not know is NaN (eyes-only detectors leave nose and mouth NaN).
     """
 
-    box: Box
+    box: PixelBox
     score: float
     landmarks: np.ndarray | None = field(default=None)
 
@@ -132,7 +132,7 @@ class GivenFaces:
 
     name = NO_DETECTOR
 
-    def __init__(self, boxes: Sequence[Box] | None = None) -> None:
+    def __init__(self, boxes: Sequence[PixelBox] | None = None) -> None:
         self.boxes = [tuple(float(v) for v in box) for box in boxes] if boxes is not None else None
 
     def detect(self, image: np.ndarray) -> list[Detection]:

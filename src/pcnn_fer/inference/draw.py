@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from pcnn_fer.atomic import atomic_path
 from pcnn_fer.inference.explain import heatmap_to_source
 from pcnn_fer.inference.results import FaceResult
 
@@ -26,6 +27,8 @@ PANEL_COLOUR = (30, 30, 30)
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 MIN_TEXT_PX = 12  # cap height of a text line: readable on a 640x360 video frame
 HEAT_FLOOR = 0.2  # Grad-CAM below this share of its peak is background and stays uncoloured
+# Suffixes an annotated photo keeps (Pillow writes them from RGB), with the format Pillow writes; others become PNG.
+PIL_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".webp": "WEBP"}
 PAD, GAP = 3, 4  # pixels inside a panel's border / between a panel's columns and around a face
 _UNIT_TEXT_PX = cv2.getTextSize("Ag", FONT, 1.0, 1)[0][1]
 
@@ -326,9 +329,9 @@ class Annotator:
     def image(self, path: str, image: np.ndarray, faces: Sequence[FaceResult]) -> Path:
         """Draw `faces` on the decoded RGB `image` of `path` and save it as OUTDIR/<stem>."""
         suffix = Path(path).suffix.lower()
-        # Formats Pillow writes from RGB keep theirs; the others (GIF's palette, TIFF, PPM, ...) become PNG.
-        target = self._target(path, suffix if suffix in (".jpg", ".jpeg", ".png", ".bmp", ".webp") else ".png")
-        Image.fromarray(annotate(image, faces, explain=self.explain)).save(target)
+        target = self._target(path, suffix if suffix in PIL_FORMATS else ".png")
+        with atomic_path(target) as partial:
+            Image.fromarray(annotate(image, faces, explain=self.explain)).save(partial, PIL_FORMATS[target.suffix])
         return target
 
     def video(self, path: str, fps: float, shape: tuple[int, ...]) -> VideoSink:

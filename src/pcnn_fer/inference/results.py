@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pcnn_fer.faces.detect import Box, json_fields
+from pcnn_fer.faces.detect import PixelBox, json_fields
 
 
 @dataclass(frozen=True, eq=False)
@@ -27,7 +27,7 @@ class FaceResult:
 
     input: str
     face: int | None = None
-    box: Box | None = None
+    box: PixelBox | None = None
     landmarks: tuple[tuple[float, float], ...] | None = None
     score: float | None = None
     label: str | None = None

@@ -7,10 +7,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from pcnn_fer.inference.results import Box, FaceResult
+from pcnn_fer.faces.detect import PixelBox
+from pcnn_fer.inference.results import FaceResult
 
 
-def iou(a: Box, b: Box) -> float:
+def iou(a: PixelBox, b: PixelBox) -> float:
     """Intersection over union of two (x0, y0, x1, y1) boxes."""
     width = min(a[2], b[2]) - max(a[0], b[0])
     height = min(a[3], b[3]) - max(a[1], b[1])
@@ -23,7 +24,7 @@ def iou(a: Box, b: Box) -> float:
 @dataclass
 class _Track:
     id: int
-    box: Box
+    box: PixelBox
     probabilities: np.ndarray
     missed: int = 0
 
