@@ -24,6 +24,7 @@ def tiny_config(tmp_path, **overrides):
     return load_config(None, list(settings.items()))
 
 
+@pytest.mark.slow
 def test_loss_falls_and_held_out_accuracy_beats_chance(tmp_path):
     config = tiny_config(tmp_path, **{"model.variant": "pcnn_r18", "model.input_size": 64, "optim.name": "adamw",
                                       "optim.lr": 0.001, "schedule.epochs": 3, "data.batch_size": 12,
@@ -116,6 +117,7 @@ def test_cross_validation_reports_each_fold_and_mean_std(tmp_path, caplog, capsy
     assert "fold_01/report.md" in (run / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_every_training_option_runs_together(tmp_path):
     config = tiny_config(tmp_path, **{
         "optim.name": "adamw", "optim.accumulate": 2, "optim.clip_grad": 1.0, "optim.label_smoothing": 0.1,
@@ -171,6 +173,7 @@ def test_an_unreadable_image_without_skip_bad_fails_before_training_naming_the_f
         train(folder_config(tmp_path, data, **{"data.cache": str(tmp_path / "cache")}))
 
 
+@pytest.mark.slow
 def test_backbone_weights_are_read_once_per_run_and_not_for_a_resumed_fold(tmp_path, monkeypatch):
     from torchvision.models import mobilenet_v2
 
