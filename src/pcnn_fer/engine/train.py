@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from pcnn_fer.data.cache import DecodedCache
+from pcnn_fer.data.datasets import load_dataset
 from pcnn_fer.data.sample import SampleSet
 from pcnn_fer.engine.checkpoint import RECIPE_FILE, RESULT_FILE, SKIPPED_FILE, SUMMARY_FILE, RunDir
 from pcnn_fer.engine.config import TrainConfig
@@ -44,12 +45,9 @@ def train(config: TrainConfig, samples: SampleSet | None = None, resume: str | P
     try:
         seed_everything(misc.seed + context.rank, misc.deterministic)
         if samples is None:
-            from pcnn_fer.data.datasets import load_dataset
-
             if not config.data.root:
                 raise ValueError(f"no dataset directory: pass --data-root DIR (the {config.data.dataset} files as "
                                  f"their publisher ships them) or set data.root in the recipe")
-
             samples = load_dataset(config.data.dataset, config.data.root, skip_bad=config.data.skip_bad,
                                    **config.data.options)
         check_classes(config, samples)
