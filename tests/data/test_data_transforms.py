@@ -89,7 +89,7 @@ def test_one_preprocessing_from_the_config_feeds_the_eval_transform_and_the_reco
     assert preprocessing == Preprocessing(40, (0.5, 0.4, 0.3), (0.2, 0.25, 0.3))
     image = np.random.default_rng(5).integers(0, 256, (57, 71, 3), dtype=np.uint8)
     by_transform = eval_transform(preprocessing)(image)
-    by_batch = preprocessing.to_batch([preprocessing.resize(image)])[0]
+    by_batch = preprocessing.to_batch([resize_square(image, preprocessing.size)])[0]
     torch.testing.assert_close(by_batch, by_transform, atol=0, rtol=0)
     steps = {type(step).__name__: step for step in train_transform(preprocessing).transforms}
     assert steps["Resize"].size == [40, 40] and list(steps["Normalize"].mean) == [0.5, 0.4, 0.3]

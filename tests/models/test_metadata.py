@@ -35,7 +35,3 @@ def test_a_wrongly_shaped_entry_is_refused_in_one_line_naming_it(data, message):
     with pytest.raises(ValueError, match=message):
         ModelMetadata.from_dict(data)
 
-
-def test_replace_changes_one_entry_and_keeps_the_rest():
-    metadata = ModelMetadata(dataset="rafdb", epoch=3)
-    assert metadata.replace(epoch=4) == ModelMetadata(dataset="rafdb", epoch=4)

@@ -43,12 +43,8 @@ class Preprocessing:
         """The convention a model was built with; after a model is built, its config alone says it."""
         return cls(config.input_size, tuple(config.mean), tuple(config.std))
 
-    def resize(self, pixels: np.ndarray) -> np.ndarray:
-        """RGB uint8 pixels at the input size (see resize_square)."""
-        return resize_square(pixels, self.size)
-
     def resize_step(self) -> v2.Resize:
-        """The transforms' resize step; it calls the same function as `resize`."""
+        """The transforms' resize step; it calls the same torchvision function as `resize_square`."""
         return v2.Resize((self.size, self.size), antialias=True)
 
     def normalize_steps(self) -> list[torch.nn.Module]:

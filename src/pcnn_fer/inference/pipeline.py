@@ -124,7 +124,8 @@ def _predict_video(recognizer: Recognizer, path: str, writer: RecordWriter, anno
     sink: VideoSink | None = None
     frame_bar = None
     try:
-        count = video_info(path).frame_count
+        info = video_info(path)
+        count = info.frame_count
         frame_bar = progress(None, -(-count // options.every) if count else None, Path(path).name,
                              enabled=options.show_progress, unit="frame")
         frames = predict_video(recognizer, path, every=options.every, batch_frames=options.batch_size,
@@ -137,7 +138,7 @@ def _predict_video(recognizer: Recognizer, path: str, writer: RecordWriter, anno
                 writer.write(frame.faces)
             if annotator is not None:
                 if sink is None:
-                    sink = annotator.video(path, video_info(path).fps / options.every, frame.image.shape)
+                    sink = annotator.video(path, info.fps / options.every, frame.image.shape)
                 sink.write(frame.image, frame.faces)
             frame_bar.update(1)
     except (VideoError, OSError, ValueError) as error:

@@ -65,9 +65,6 @@ class ModelMetadata:
         known = {name: data.pop(name) for name in list(data) if name in _TYPES}
         return cls(**known, extra=data)
 
-    def replace(self, **changes: Any) -> ModelMetadata:
-        """A copy with the given entries changed."""
-        return dataclasses.replace(self, **changes)
 
 
 def _json_name(kind: type | tuple[type, ...]) -> str:
