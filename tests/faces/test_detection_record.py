@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from pcnn_fer.faces.detect import LANDMARK_NAMES, Detection, Detector, GivenFaces, check_image
+from pcnn_fer.faces.detect import LANDMARK_NAMES, Detection, Detector, GivenFaces, check_image, iou
 
 
 def five_points() -> np.ndarray:
@@ -79,3 +79,9 @@ def test_given_faces_returns_the_caller_boxes_or_the_whole_image():
 def test_detectors_take_rgb_uint8_only(image):
     with pytest.raises(ValueError, match="frame 3"):
         check_image(image, "frame 3")
+
+
+def test_iou():
+    assert iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
+    assert iou((0, 0, 10, 10), (5, 0, 15, 10)) == pytest.approx(50 / 150)
+    assert iou((0, 0, 10, 10), (20, 20, 30, 30)) == 0.0

@@ -5,18 +5,12 @@ from __future__ import annotations
 import pytest
 
 from pcnn_fer.inference.results import FaceResult
-from pcnn_fer.inference.tracking import FaceTracker, iou
+from pcnn_fer.inference.tracking import FaceTracker
 
 
 def face(box, happy: float) -> FaceResult:
     return FaceResult(input="v.mp4", face=0, box=box, label="happy" if happy > 0.5 else "sad",
                       probabilities={"happy": happy, "sad": 1.0 - happy})
-
-
-def test_iou():
-    assert iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
-    assert iou((0, 0, 10, 10), (5, 0, 15, 10)) == pytest.approx(50 / 150)
-    assert iou((0, 0, 10, 10), (20, 20, 30, 30)) == 0.0
 
 
 def test_tracks_follow_overlapping_boxes_and_new_faces_get_new_ids():

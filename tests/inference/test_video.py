@@ -1,13 +1,17 @@
-"""Video: every Nth frame, faces batched across frames, tracking and smoothing, unreadable files."""
+"""Video: every Nth frame, the reader thread and live sources, faces batched across frames, tracking and smoothing,
+unreadable files."""
 
 from __future__ import annotations
+
+import threading
+import time
 
 import cv2
 import numpy as np
 import pytest
 
 from pcnn_fer.inference.recognizer import Recognizer
-from pcnn_fer.inference.video import VideoError, predict_video, read_frames, video_info
+from pcnn_fer.inference.video import FrameReader, VideoError, predict_video, read_frames, video_info
 from pcnn_fer.models.storage import load_model
 
 
@@ -79,6 +83,48 @@ def test_unreadable_videos_raise_a_clear_error(bad_inputs, tmp_path):
         assert str(path) in str(caught.value)
     with pytest.raises(ValueError, match="every"):
         next(read_frames(bad_inputs["unreadable_video"], every=0))
+
+
+def readers() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name == "pcnn-fer frame reader"]
+
+
+def test_the_reader_thread_gives_every_frame_in_order_and_stops_when_left_early(clip):
+    assert [index for index, _, _ in FrameReader(clip, every=2)] == [0, 2, 4, 6, 8]
+    frames = iter(FrameReader(clip))
+    next(frames)
+    frames.close()  # the consumer stops early: the thread must not linger
+    assert readers() == []
+
+
+def test_a_live_source_too_fast_for_its_consumer_skips_frames_and_never_falls_behind(clip):
+    seen = []
+    for index, _, _ in FrameReader(clip, live=True):  # 10 fps: a frame every 100 ms
+        seen.append(index)
+        time.sleep(0.25)  # a consumer that needs 250 ms a frame
+    # It kept the source's pace, the newest frame always waiting, instead of handing over all ten in turn.
+    assert seen[0] == 0 and seen == sorted(seen) and 2 <= len(seen) <= 6 and seen[-1] == 9
+
+
+def test_realtime_prediction_counts_the_frames_it_skipped(model, clip):
+    recognizer = Recognizer(model, detector=None)
+    slow = recognizer.predict_batch
+
+    def predict_slowly(*args, **options):
+        time.sleep(0.25)
+        return slow(*args, **options)
+
+    recognizer.predict_batch = predict_slowly
+    results = list(predict_video(recognizer, clip, realtime=True))
+    assert sum(r.skipped for r in results) > 0
+    assert len(results) + sum(r.skipped for r in results) == results[-1].index + 1
+    assert [r.index for r in results] == sorted(r.index for r in results)
+
+
+def test_an_error_of_the_source_reaches_the_consumer(bad_inputs):
+    with pytest.raises(VideoError, match="cannot be opened as a video"):
+        list(FrameReader(bad_inputs["unreadable_video"]))
+    assert readers() == []
 
 
 @pytest.mark.network

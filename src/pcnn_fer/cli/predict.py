@@ -23,7 +23,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "predict", help="facial expressions in photos and videos",
         description="Detect, align and recognise every face in the given photos and videos. Paths may be "
                     "files, folders (searched recursively for images and videos) or glob patterns.")
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="image, video, folder or glob pattern")
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="image, video, folder or glob pattern")
+    parser.add_argument("--webcam", type=int, nargs="?", const=0, default=None, metavar="INDEX",
+                        help="read camera INDEX (default when given: 0) in real time until Ctrl-C")
+    parser.add_argument("--realtime", action="store_true",
+                        help="videos: keep up with the video's frame rate, skipping frames the model has no time "
+                             "for (the summary says how many)")
+    parser.add_argument("--detect-every", type=int, default=5, metavar="N",
+                        help="videos: search faces every Nth processed frame and follow them in between "
+                             "(1: a full search on every frame; default: 5)")
+    parser.add_argument("--detect-side", type=int, default=480, metavar="PX",
+                        help="videos: search faces on a copy of the frame at most PX pixels long (0: full size; "
+                             "default: 480)")
     parser.add_argument("--model", metavar="DIR|NAME",
                         help="model directory (config.json + model.safetensors) or a shipped model's name "
                              "(default: the shipped default model; see `pcnn-fer models`)")
@@ -61,18 +72,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Check the flags, predict every input and print a one-line summary; 1 when no input could be processed."""
     from pcnn_fer.inference.draw import Annotator
-    from pcnn_fer.inference.pipeline import PredictOptions, expand_inputs, run_predictions
+    from pcnn_fer.inference.pipeline import PredictOptions, expand_inputs, run_predictions, webcam_input
     from pcnn_fer.inference.recognizer import Recognizer
     from pcnn_fer.inference.writers import RecordWriter
 
     # PredictOptions checks --every, --batch-size and --smooth as well; checked here first so the messages name flags.
     if args.explain and not args.annotate:
         raise ValueError("--explain draws heat maps into the annotated output: give --annotate OUTDIR too")
-    if args.every < 1 or args.batch_size < 1 or (args.threads is not None and args.threads < 1):
-        raise ValueError("--every, --batch-size and --threads must be at least 1")
+    if min(args.every, args.batch_size, args.detect_every, 1 if args.threads is None else args.threads) < 1:
+        raise ValueError("--every, --batch-size, --detect-every and --threads must be at least 1")
+    if args.detect_side and args.detect_side < 48:
+        raise ValueError(f"--detect-side must be 0 (full frames) or at least 48 pixels, got {args.detect_side}")
+    if not args.paths and args.webcam is None:
+        raise ValueError("give at least one PATH, or --webcam [INDEX]")
     if args.smooth is not None and not 0 < args.smooth <= 1:
         raise ValueError(f"--smooth ALPHA must lie in (0, 1], got {args.smooth}")
-    inputs = expand_inputs(args.paths)
+    inputs = expand_inputs(args.paths) + ([] if args.webcam is None else [webcam_input(args.webcam)])
     if not inputs:
         print("pcnn-fer predict: no images or videos found in the given paths", file=sys.stderr)
         return 1
@@ -81,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
         device=args.device, flip_tta=args.flip_tta, max_pixels=args.max_pixels, min_score=args.min_score,
         threads=args.threads, export_onnx=args.export_onnx)
     options = PredictOptions(every=args.every, batch_size=args.batch_size, smooth=args.smooth,
-                             show_progress=not args.quiet)
+                             detect_every=args.detect_every, detect_side=args.detect_side or None,
+                             realtime=args.realtime, show_progress=not args.quiet)
     stream = open(args.output, "w", newline="") if args.output else sys.stdout
     try:
         writer = RecordWriter(stream, args.format, recognizer.class_names)
@@ -92,5 +108,7 @@ def run(args: argparse.Namespace) -> int:
             stream.close()
     if not args.quiet:
         print(f"pcnn-fer predict: {len(inputs)} input(s): {summary.ok} processed, {summary.failed} failed, "
-              f"{summary.faces} face record(s)", file=sys.stderr)
+              f"{summary.faces} face record(s)"
+              + (f", {summary.skipped_frames} video frame(s) skipped to keep up" if summary.skipped_frames else ""),
+              file=sys.stderr)
     return 0 if summary.ok else 1

@@ -91,6 +91,16 @@ def json_fields(box: Sequence[float] | None, score: float | None,
     }
 
 
+def iou(a: PixelBox, b: PixelBox) -> float:
+    """Intersection over union of two (x0, y0, x1, y1) boxes."""
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    inter = width * height
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
 @runtime_checkable
 class Detector(Protocol):
     """Finds faces in RGB uint8 (H, W, 3) images."""

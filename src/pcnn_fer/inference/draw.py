@@ -340,7 +340,7 @@ class Annotator:
 
     def _target(self, path: str, suffix: str) -> Path:
         """OUTDIR/<stem><suffix>, numbered when two inputs share a stem."""
-        stem, number = Path(path).stem, 1
+        stem, number = Path(path).stem.replace(":", "_"), 1  # webcam:0 -> webcam_0
         name = f"{stem}{suffix}"
         while name in self._used:
             number += 1

@@ -22,6 +22,8 @@ from pcnn_fer.inference.video import VIDEO_SUFFIXES, VideoError, is_video, predi
 from pcnn_fer.inference.writers import RecordWriter
 from pcnn_fer.progress import progress
 
+WEBCAM_PREFIX = "webcam:"  # inputs named webcam:N are camera N
+
 
 @dataclass(frozen=True)
 class PredictOptions:
@@ -30,22 +32,28 @@ class PredictOptions:
     every: int = 1  # videos: process every Nth frame
     batch_size: int = 8  # images (or video frames) that go through the model together
     smooth: float | None = None  # videos: weight of the newest frame in each tracked face's running average
+    detect_every: int = 5  # videos: search faces every Nth processed frame, follow them in between (1: every frame)
+    detect_side: int | None = 480  # videos: longer side of the frame copy that is searched (None: the full frame)
+    realtime: bool = False  # videos: keep up with the source's frame rate, skipping frames (webcams always do)
     show_progress: bool = True  # progress bars on stderr (shown only when it is a terminal)
 
     def __post_init__(self) -> None:
-        if self.every < 1 or self.batch_size < 1:
-            raise ValueError(f"every and batch_size must be at least 1, got {self.every} and {self.batch_size}")
+        if self.every < 1 or self.batch_size < 1 or self.detect_every < 1:
+            raise ValueError(f"every, batch_size and detect_every must be at least 1, got {self.every}, "
+                             f"{self.batch_size} and {self.detect_every}")
         if self.smooth is not None and not 0 < self.smooth <= 1:
             raise ValueError(f"smooth must lie in (0, 1], got {self.smooth}")
 
 
 @dataclass
 class PredictionSummary:
-    """What a run did: inputs processed, inputs that failed, and face records written."""
+    """What a run did: inputs processed, inputs that failed, face records written, and video frames skipped to
+    keep up with a live source."""
 
     ok: int = 0
     failed: int = 0
     faces: int = 0
+    skipped_frames: int = 0
 
     def add(self, ok: bool, faces: int) -> None:
         """Count one input: processed or failed, with its number of face records."""
@@ -77,7 +85,8 @@ def expand_inputs(paths: Iterable[str]) -> list[str]:
 def run_predictions(recognizer: Recognizer, inputs: Sequence[str], writer: RecordWriter,
                     annotator: Annotator | None = None,
                     options: PredictOptions = PredictOptions()) -> PredictionSummary:
-    """Write the records of every input (images and videos, told apart by suffix) in their order.
+    """Write the records of every input (images and videos, told apart by suffix; `webcam_input(N)` for camera N)
+    in their order.
 
     With an `annotator`, annotated copies are written too, with Grad-CAM when it explains. Unreadable inputs
     are failures of their own and never stop the run.
@@ -103,34 +112,48 @@ def run_predictions(recognizer: Recognizer, inputs: Sequence[str], writer: Recor
 
     # Consecutive images are batched together; output follows the order of the inputs.
     for path in inputs:
-        if not is_video(path):
+        if not (is_video(path) or path.startswith(WEBCAM_PREFIX)):
             pending.append(path)
             if len(pending) == options.batch_size:
                 flush()
             continue
         flush()
         bar.set_postfix_str(Path(path).name)
-        summary.add(*_predict_video(recognizer, path, writer, annotator, options))
+        ok, faces, skipped = _predict_video(recognizer, path, writer, annotator, options)
+        summary.add(ok, faces)
+        summary.skipped_frames += skipped
         bar.update(1)
     flush()
     bar.close()
     return summary
 
 
+def webcam_input(index: int) -> str:
+    """The input name of webcam `index`, as records and `run_predictions` know it."""
+    return f"{WEBCAM_PREFIX}{index}"
+
+
+def _video_source(path: str) -> str | int:
+    """A file path, or the camera index of a webcam input."""
+    return int(path.removeprefix(WEBCAM_PREFIX)) if path.startswith(WEBCAM_PREFIX) else path
+
+
 def _predict_video(recognizer: Recognizer, path: str, writer: RecordWriter, annotator: Annotator | None,
-                   options: PredictOptions) -> tuple[bool, int]:
-    """Write the records of one video's processed frames; (processed ok, face count)."""
-    faces = written = 0
+                   options: PredictOptions) -> tuple[bool, int, int]:
+    """Write the records of one video's processed frames; (processed ok, face count, frames skipped)."""
+    faces = written = skipped = 0
     sink: VideoSink | None = None
-    frame_bar = None
+    frame_bar = frames = None
+    source = _video_source(path)
     try:
-        info = video_info(path)
-        count = info.frame_count
+        info = video_info(source)
+        count = info.frame_count if not isinstance(source, int) else 0
         frame_bar = progress(None, -(-count // options.every) if count else None, Path(path).name,
                              enabled=options.show_progress, unit="frame")
-        frames = predict_video(recognizer, path, every=options.every, batch_frames=options.batch_size,
+        frames = predict_video(recognizer, source, every=options.every, batch_frames=options.batch_size,
                                smoothing=options.smooth, explain=annotator is not None and annotator.explain,
-                               keep_frames=annotator is not None)
+                               keep_frames=annotator is not None, name=path, detect_every=options.detect_every,
+                               detect_side=options.detect_side, realtime=options.realtime)
         for frame in frames:
             if frame.faces:
                 faces += sum(record.status == "face" for record in frame.faces)
@@ -140,11 +163,19 @@ def _predict_video(recognizer: Recognizer, path: str, writer: RecordWriter, anno
                 if sink is None:
                     sink = annotator.video(path, info.fps / options.every, frame.image.shape)
                 sink.write(frame.image, frame.faces)
-            frame_bar.update(1)
+            skipped += frame.skipped
+            frame_bar.update(frame.skipped + 1)
+            if skipped:
+                frame_bar.set_postfix_str(f"{skipped} skipped to keep up")
     except (VideoError, OSError, ValueError) as error:
         # Records already written for earlier frames stay; the video counts as failed.
-        return _write_input(writer, path, [FaceResult(input=path, error=str(error))])
+        return (*_write_input(writer, path, [FaceResult(input=path, error=str(error))]), skipped)
+    except KeyboardInterrupt:
+        if not isinstance(source, int):
+            raise  # a webcam runs until it is stopped; a file stopped early is an interruption
     finally:
+        if frames is not None:
+            frames.close()  # stops the frame reader at once, also when the run is interrupted
         if frame_bar is not None:
             frame_bar.close()
         if sink is not None:
@@ -152,7 +183,7 @@ def _predict_video(recognizer: Recognizer, path: str, writer: RecordWriter, anno
     # A video without a single face gets one 'no_face' record, like an image without one.
     if not written:
         writer.write([FaceResult(input=path)])
-    return True, faces
+    return True, faces, skipped
 
 
 def _write_input(writer: RecordWriter, path: str, faces: list[FaceResult]) -> tuple[bool, int]:

@@ -152,17 +152,19 @@ class Recognizer:
         return faces
 
     def predict_batch(self, images: Sequence[ImageInput], *, color_order: str = "rgb", explain: bool = False,
-                      names: Sequence[str] | None = None) -> list[list[FaceResult]]:
+                      names: Sequence[str] | None = None, detector: Detector | None = None) -> list[list[FaceResult]]:
         """The faces of each image, batching detection and the model across images.
 
         An image that cannot be read yields one record carrying its error instead of faces; an image
-        without a face yields an empty list. The batch goes on either way.
+        without a face yields an empty list. The batch goes on either way. `detector` replaces the
+        recognizer's own for this call (a video's FaceFollower, say).
         """
         names = _names_of(images, names)
         loaded = self.decode_each(images, color_order=color_order, names=names)
         readable = [i for i, item in enumerate(loaded) if isinstance(item, np.ndarray)]
         results = [[] if isinstance(item, np.ndarray) else [item] for item in loaded]
-        found = self._recognize([names[i] for i in readable], [loaded[i] for i in readable], self.detector, explain)
+        found = self._recognize([names[i] for i in readable], [loaded[i] for i in readable], detector or self.detector,
+                                explain)
         for i, faces in zip(readable, found):
             results[i] = faces
         return results

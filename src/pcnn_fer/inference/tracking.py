@@ -7,18 +7,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from pcnn_fer.faces.detect import PixelBox
+from pcnn_fer.faces.detect import PixelBox, iou
 from pcnn_fer.inference.results import FaceResult
-
-
-def iou(a: PixelBox, b: PixelBox) -> float:
-    """Intersection over union of two (x0, y0, x1, y1) boxes."""
-    width = min(a[2], b[2]) - max(a[0], b[0])
-    height = min(a[3], b[3]) - max(a[1], b[1])
-    if width <= 0 or height <= 0:
-        return 0.0
-    inter = width * height
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 @dataclass

@@ -1,7 +1,11 @@
-"""Expressions over a video file or a webcam: every Nth frame, faces batched across frames, optional tracking."""
+"""Expressions over a video file or a webcam: frames decoded on a reader thread, faces searched now and then and
+followed in between, batched across frames through the model, tracked and optionally smoothed."""
 
 from __future__ import annotations
 
+import contextlib
+import queue
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -10,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from pcnn_fer.faces.follow import FaceFollower
 from pcnn_fer.inference.recognizer import Recognizer
 from pcnn_fer.inference.results import FaceResult
 from pcnn_fer.inference.tracking import FaceTracker
@@ -24,12 +29,13 @@ class VideoError(ValueError):
 @dataclass(frozen=True, eq=False)
 class FrameResult:
     """The face records of one processed frame (or one error record); `image` (RGB) is kept only when asked
-    for, e.g. to draw on it."""
+    for, e.g. to draw on it; `skipped` counts the frames dropped just before it to keep up with a live source."""
 
     index: int
     time: float | None
     faces: list[FaceResult]
     image: np.ndarray | None = None
+    skipped: int = 0
 
 
 @dataclass(frozen=True)
@@ -96,32 +102,109 @@ def read_frames(source: str | Path | int, every: int = 1) -> Iterator[tuple[int,
         capture.release()
 
 
+class FrameReader:
+    """The frames of `read_frames`, decoded on a background thread so that decoding overlaps the model.
+
+    `live` treats the source as live: a file is released at its own frame rate, and only the newest frame is
+    kept, so a consumer too slow for the source skips frames instead of falling behind (a webcam is live by
+    nature). Iterating yields (index, time, frame); an error of the source is raised there.
+    """
+
+    def __init__(self, source: str | Path | int, every: int = 1, live: bool = False, buffer: int = 8) -> None:
+        self.source, self.every, self.live = source, every, live
+        self._queue: queue.Queue = queue.Queue(maxsize=1 if live else buffer)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, name="pcnn-fer frame reader", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        start = time.perf_counter()
+        last: object = _END
+        frames = read_frames(self.source, self.every)
+        try:
+            for item in frames:
+                if self._stop.is_set():
+                    break
+                if self.live and not isinstance(self.source, int) and item[1] is not None:
+                    time.sleep(max(0.0, start + item[1] - time.perf_counter()))  # a file plays at its own pace
+                self._put(item, drop_older=self.live)
+        except Exception as error:  # handed to the consumer, which raises it in its own thread
+            last = error
+        finally:
+            frames.close()
+            self._put(last, drop_older=False)
+
+    def _put(self, item: object, drop_older: bool) -> None:
+        while not self._stop.is_set():
+            if drop_older:
+                with contextlib.suppress(queue.Empty):
+                    self._queue.get_nowait()  # the consumer did not take it in time: it is skipped
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def __iter__(self) -> Iterator[tuple[int, float | None, np.ndarray]]:
+        try:
+            while (item := self._queue.get()) is not _END:
+                if isinstance(item, Exception):
+                    raise item
+                yield item
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop reading and release the source."""
+        self._stop.set()
+        self._thread.join()
+
+
+_END = object()
+
+
 def predict_video(recognizer: Recognizer, source: str | Path | int, *, every: int = 1, batch_frames: int = 8,
                   smoothing: float | None = None, explain: bool = False, keep_frames: bool = False,
-                  name: str | None = None) -> Iterator[FrameResult]:
+                  name: str | None = None, detect_every: int = 5, detect_side: int | None = 480,
+                  realtime: bool = False) -> Iterator[FrameResult]:
     """Results for every `every`-th frame, in order; faces of `batch_frames` frames go through the model together.
 
-    Faces are tracked by box overlap (each record's `track`); `smoothing` (weight of the newest frame, in
-    (0, 1]) averages each track's probabilities exponentially over time.
+    Faces are searched every `detect_every` processed frames on a frame downscaled to `detect_side` pixels and
+    followed in between (`pcnn_fer.faces.follow`; detect_every=1, detect_side=None: a full search on every
+    frame). They are tracked by box overlap (each record's `track`); `smoothing` (weight of the newest frame, in
+    (0, 1]) averages each track's probabilities exponentially over time. `realtime` keeps up with the source:
+    frames that arrive while the model is busy are skipped (each FrameResult's `skipped` counts those dropped
+    just before it). A webcam index is always read in real time.
     """
     if batch_frames < 1:
         raise ValueError(f"batch_frames must be at least 1, got {batch_frames}")
     name = name or (f"webcam:{source}" if isinstance(source, int) else str(source))
+    live = realtime or isinstance(source, int)
+    follower = FaceFollower(recognizer.detector, detect_every=detect_every, detect_side=detect_side)
     tracker = FaceTracker(smoothing=smoothing)
-    frames = read_frames(source, every)
-    while True:
-        start = time.perf_counter()
-        chunk = [frame for _, frame in zip(range(batch_frames), frames)]
-        recognizer.timings["decode"] += time.perf_counter() - start
-        if not chunk:
-            return
-        images = [image for _, _, image in chunk]
-        per_frame = recognizer.predict_batch(images, explain=explain, names=[name] * len(images))
-        for (index, seconds, image), records in zip(chunk, per_frame):
-            records = [replace(record, frame=index, time=seconds) for record in records]
-            # A frame that failed (over the pixel limit, say) keeps its error record; faces go through the tracker.
-            failed = [record for record in records if record.status == "error"]
-            yield FrameResult(index, seconds, failed + tracker.update(records), image if keep_frames else None)
+    reader = FrameReader(source, every, live=live)
+    frames = iter(reader)
+    previous = -every
+    try:
+        while True:
+            start = time.perf_counter()
+            # Live frames go through one at a time: waiting to fill a batch would fall behind the source.
+            chunk = [frame for _, frame in zip(range(1 if live else batch_frames), frames)]
+            recognizer.timings["decode"] += time.perf_counter() - start
+            if not chunk:
+                return
+            images = [image for _, _, image in chunk]
+            per_frame = recognizer.predict_batch(images, explain=explain, names=[name] * len(images),
+                                                 detector=follower)
+            for (index, seconds, image), records in zip(chunk, per_frame):
+                records = [replace(record, frame=index, time=seconds) for record in records]
+                # A frame that failed (over the pixel limit, say) keeps its error record; faces go through the tracker.
+                failed = [record for record in records if record.status == "error"]
+                skipped, previous = (index - previous) // every - 1, index
+                yield FrameResult(index, seconds, failed + tracker.update(records), image if keep_frames else None,
+                                  skipped)
+    finally:
+        reader.close()
 
 
 def is_video(path: str | Path) -> bool:
