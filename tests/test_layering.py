@@ -20,6 +20,7 @@ FORBIDDEN = {
     "weights": {"engine", "inference", "cli", "serve"},
     "engine": {"inference", "cli", "serve"},
     "inference": {"cli", "serve"},
+    "serve": {"cli"},
 }
 
 

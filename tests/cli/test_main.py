@@ -11,7 +11,7 @@ import pytest
 from pcnn_fer.cli.main import COMMAND_MODULES, build_parser, main
 from pcnn_fer.version import __version__
 
-HEAVY = ("torch", "torchvision", "cv2", "onnxruntime", "matplotlib", "PIL")
+HEAVY = ("torch", "torchvision", "cv2", "onnxruntime", "matplotlib", "PIL", "fastapi", "uvicorn")
 
 
 def _modules_loaded_by(code: str) -> list[str]:

@@ -10,7 +10,7 @@ import sys
 from pcnn_fer.version import __version__
 
 # Each module defines register(subparsers), which adds its parser and sets `run`.
-COMMAND_MODULES = ["info", "models", "convert", "data", "predict", "export", "train", "eval", "quickstart"]
+COMMAND_MODULES = ["info", "models", "convert", "data", "predict", "export", "train", "eval", "quickstart", "serve"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -34,6 +34,10 @@ class ImageError(ValueError):
     """An input that cannot be decoded into an image, with its name and the reason."""
 
 
+class PixelLimitError(ImageError):
+    """An image with more pixels than the decoder accepts: too large rather than malformed."""
+
+
 def load_image(source: ImageSource, *, color_order: str = "rgb", max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Decode `source` (path, encoded bytes, PIL image or pixel array) into an upright RGB uint8 (H, W, 3) array.
 
@@ -72,7 +76,7 @@ def _decode(stream, size: int, name: str, max_pixels: int) -> np.ndarray:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(stream)
     except Image.DecompressionBombError as error:
-        raise ImageError(f"{name}: refused as a decompression bomb ({error})") from None
+        raise PixelLimitError(f"{name}: refused as a decompression bomb ({error})") from None
     except UnidentifiedImageError:
         raise ImageError(f"{name}: not an image file in any format Pillow reads") from None
     except OSError as error:
@@ -95,7 +99,7 @@ def _check_pixels(size: tuple[int, int], max_pixels: int, name: str) -> None:
     if width <= 0 or height <= 0:
         raise ImageError(f"{name}: image has no pixels ({width} x {height})")
     if width * height > max_pixels:
-        raise ImageError(f"{name}: {width} x {height} = {width * height:,} pixels exceeds the limit of "
+        raise PixelLimitError(f"{name}: {width} x {height} = {width * height:,} pixels exceeds the limit of "
                          f"{max_pixels:,} (a decompression bomb, or raise max_pixels)")
 
 

@@ -280,17 +280,32 @@ def _jet(values: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(cv2.applyColorMap(np.uint8(np.round(values * 255)), cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
 
 
-def _overlay_heat(canvas: np.ndarray, faces: Sequence[FaceResult], opacity: float) -> bool:
-    """Blend the faces' Grad-CAM onto `canvas` in place; False when no pixel was hot enough to colour.
+def heat_strength(shape: tuple[int, ...], faces: Sequence[FaceResult]) -> np.ndarray:
+    """The faces' Grad-CAM carried onto an image of `shape`, as a colouring strength in [0, 1] per pixel.
 
-    Heat at or below HEAT_FLOOR leaves pixels exactly as they were, and colour and opacity rise with the heat
-    above it, so the crop's cool background does not tint the image.
+    Heat at or below HEAT_FLOOR gives 0, so the crop's cool background leaves the image untouched; above it
+    the strength rises linearly to 1 at the map's peak.
     """
-    heat = np.zeros(canvas.shape[:2], dtype=np.float32)
+    heat = np.zeros(shape[:2], dtype=np.float32)
     for face in faces:
         if face.heatmap is not None and face.matrix is not None:
-            heat = np.maximum(heat, heatmap_to_source(face.heatmap, face.matrix, canvas.shape))
-    strength = np.clip((heat - HEAT_FLOOR) / (1.0 - HEAT_FLOOR), 0.0, 1.0)
+            heat = np.maximum(heat, heatmap_to_source(face.heatmap, face.matrix, shape))
+    return np.clip((heat - HEAT_FLOOR) / (1.0 - HEAT_FLOOR), 0.0, 1.0)
+
+
+def heat_layer(shape: tuple[int, ...], faces: Sequence[FaceResult], opacity: float = 0.6) -> np.ndarray:
+    """An RGBA uint8 layer of the faces' Grad-CAM for an image of `shape`, to lay over it (a web page does).
+
+    JET colours, with opacity rising with the heat to `opacity` at the peak; transparent where it is cool.
+    """
+    strength = heat_strength(shape, faces)
+    alpha = np.uint8(np.round(strength * opacity * 255))
+    return np.dstack([_jet(strength), alpha])
+
+
+def _overlay_heat(canvas: np.ndarray, faces: Sequence[FaceResult], opacity: float) -> bool:
+    """Blend the faces' Grad-CAM onto `canvas` in place; False when no pixel was hot enough to colour."""
+    strength = heat_strength(canvas.shape, faces)
     hot = strength > 0
     if not hot.any():
         return False

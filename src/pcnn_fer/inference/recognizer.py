@@ -146,25 +146,27 @@ class Recognizer:
         name = name or _name_of(image, 0)
         decoded = self._decode(image, color_order, name)
         detector = GivenFaces(boxes) if boxes is not None else self.detector
-        faces = self._recognize([name], [decoded], detector, explain)[0]
+        faces = self._recognize([name], [decoded], detector, explain, self.flip_tta)[0]
         if faces and faces[0].status == "error":
             raise RuntimeError(faces[0].error)
         return faces
 
     def predict_batch(self, images: Sequence[ImageInput], *, color_order: str = "rgb", explain: bool = False,
-                      names: Sequence[str] | None = None, detector: Detector | None = None) -> list[list[FaceResult]]:
+                      names: Sequence[str] | None = None, detector: Detector | None = None,
+                      flip_tta: bool | None = None) -> list[list[FaceResult]]:
         """The faces of each image, batching detection and the model across images.
 
         An image that cannot be read yields one record carrying its error instead of faces; an image
         without a face yields an empty list. The batch goes on either way. `detector` replaces the
-        recognizer's own for this call (a video's FaceFollower, say).
+        recognizer's own for this call (a video's FaceFollower, say), and `flip_tta` its flip_tta setting.
         """
         names = _names_of(images, names)
         loaded = self.decode_each(images, color_order=color_order, names=names)
         readable = [i for i, item in enumerate(loaded) if isinstance(item, np.ndarray)]
         results = [[] if isinstance(item, np.ndarray) else [item] for item in loaded]
+        flip = self.flip_tta if flip_tta is None else flip_tta
         found = self._recognize([names[i] for i in readable], [loaded[i] for i in readable], detector or self.detector,
-                                explain)
+                                explain, flip)
         for i, faces in zip(readable, found):
             results[i] = faces
         return results
@@ -190,12 +192,12 @@ class Recognizer:
             return load_image(image, color_order=color_order, max_pixels=self.max_pixels)
         except ImageError as error:
             message = str(error)
-            raise ImageError(message if message.startswith(name) else f"{name}: {message}") from None
+            raise type(error)(message if message.startswith(name) else f"{name}: {message}") from None
         finally:
             self.timings["decode"] += time.perf_counter() - start
 
-    def _recognize(self, names: list[str], images: list[np.ndarray], detector: Detector,
-                   explain: bool) -> list[list[FaceResult]]:
+    def _recognize(self, names: list[str], images: list[np.ndarray], detector: Detector, explain: bool,
+                   flip: bool) -> list[list[FaceResult]]:
         if not images:
             return []
         start = time.perf_counter()
@@ -216,7 +218,7 @@ class Recognizer:
         self.timings["align"] += time.perf_counter() - start
         for first in range(0, len(faces), self.batch_size):
             chunk = faces[first:first + self.batch_size]
-            for face, record in zip(chunk, self._classify(chunk, explain)):
+            for face, record in zip(chunk, self._classify(chunk, explain, flip)):
                 results[face.slot].append(record)
         return results
 
@@ -236,10 +238,10 @@ class Recognizer:
                 found.append(str(error))
         return found
 
-    def _classify(self, faces: list[_Face], explain: bool) -> list[FaceResult]:
+    def _classify(self, faces: list[_Face], explain: bool, flip: bool) -> list[FaceResult]:
         start = time.perf_counter()
         batch = self.to_tensor([face.crop for face in faces])
-        probabilities, organ_probabilities = self._probabilities(batch)
+        probabilities, organ_probabilities = self._probabilities(batch, flip)
         labels = probabilities.argmax(axis=1)
         shares = organ_shares(organ_probabilities, labels) if organ_probabilities is not None else None
         self.timings["model"] += time.perf_counter() - start
@@ -271,11 +273,11 @@ class Recognizer:
         """RGB uint8 crops of the model's input size -> the normalised (N, 3, S, S) float batch it expects."""
         return self.preprocessing.to_batch(crops)
 
-    def _probabilities(self, batch: torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]:
+    def _probabilities(self, batch: torch.Tensor, flip: bool) -> tuple[np.ndarray, np.ndarray | None]:
         """Class probabilities (N, C) and organ probabilities (N, 5, C); under flip TTA of the averaged logits."""
         with torch.inference_mode():
             batch = batch.to(self.device)
-            output = flip_tta(self._forward, batch) if self.flip_tta else self._forward(batch)
+            output = flip_tta(self._forward, batch) if flip else self._forward(batch)
         probabilities = (output.logits.float() / self.temperature).softmax(-1).cpu().numpy()
         if output.per_organ_logits is None:
             return probabilities, None

@@ -1,0 +1,76 @@
+"""`pcnn-fer serve`: the HTTP API and web page (FastAPI + uvicorn, from the `serve` extra)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+from pathlib import Path
+
+SERVE_PACKAGES = ("fastapi", "uvicorn", "multipart", "prometheus_client")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `serve` command and its flags."""
+    parser = subparsers.add_parser(
+        "serve", help="serve the model over HTTP: /v1/analyze, a web page at /, API docs at /docs",
+        description="An HTTP server that batches every client's faces on their way into the model. "
+                    "Needs the serve extra: pip install 'pcnn-fer[serve]'.")
+    parser.add_argument("--model", default=None,
+                        help="model directory, training run or shipped name (default: the shipped model)")
+    parser.add_argument("--detector", default="mtcnn", help="face detector (default: mtcnn)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    parser.add_argument("--token-file", type=Path, default=None,
+                        help="file holding the bearer token that every /v1/ request must carry")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="server processes, each with its own model (default: 1)")
+    parser.add_argument("--threads", type=int, default=None, help="model CPU threads per process")
+    parser.add_argument("--flip-tta", action="store_true", help="average each face with its mirror image by default")
+    parser.add_argument("--max-upload-mb", type=float, default=20, help="photo upload cap per request (default: 20)")
+    parser.add_argument("--max-video-mb", type=float, default=200, help="video upload cap (default: 200)")
+    parser.add_argument("--queue-size", type=int, default=64,
+                        help="images waiting for the model before requests get 503 (default: 64)")
+    parser.add_argument("--batch-window-ms", type=float, default=5,
+                        help="how long a batch waits for more images (default: 5)")
+    parser.add_argument("--timeout", type=float, default=30, help="seconds per request before 504 (default: 30)")
+    parser.add_argument("--cors-origin", action="append", default=[],
+                        help="origin allowed to call the API from a browser (repeatable; default: none)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the model and serve it until interrupted."""
+    for package in SERVE_PACKAGES:
+        try:
+            importlib.import_module(package)
+        except ImportError:
+            raise RuntimeError(f"serving needs the serve extra ({package} is not installed): "
+                               f"pip install 'pcnn-fer[serve]'") from None
+    if args.workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {args.workers}")
+    import uvicorn
+
+    from pcnn_fer.serve.app import create_app, load_recognizer
+    from pcnn_fer.serve.settings import SETTINGS_VARIABLE, ServeSettings
+
+    token = None
+    if args.token_file is not None:
+        token = args.token_file.read_text().strip()
+        if not token:
+            raise ValueError(f"{args.token_file}: the token file is empty")
+    megabyte = 1024 * 1024
+    settings = ServeSettings(model=args.model, detector=args.detector, flip_tta=args.flip_tta, threads=args.threads,
+                             max_upload_bytes=int(args.max_upload_mb * megabyte),
+                             max_video_bytes=int(args.max_video_mb * megabyte), queue_size=args.queue_size,
+                             batch_window_ms=args.batch_window_ms, timeout_s=args.timeout, token=token,
+                             cors_origins=tuple(args.cors_origin))
+    if args.workers == 1:
+        app = create_app(load_recognizer(settings), settings)
+        uvicorn.run(app, host=args.host, port=args.port)
+    else:
+        # Each worker process builds its own app from the settings left in its environment.
+        os.environ[SETTINGS_VARIABLE] = settings.to_environment()
+        uvicorn.run("pcnn_fer.serve.app:app_from_environment", factory=True, host=args.host, port=args.port,
+                    workers=args.workers)
+    return 0
