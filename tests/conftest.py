@@ -6,6 +6,7 @@ import importlib.util
 import io
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -147,6 +148,17 @@ def require_module():
     def require(name: str, extra: str) -> None:
         if importlib.util.find_spec(name) is None:
             skip_outside_ci(f"{name} not installed: pip install 'pcnn-fer[{extra}]'")
+    return require
+
+
+@pytest.fixture(scope="session")
+def require_program():
+    """A function that gives a program's path, skipping (failing under CI) when it is not installed."""
+    def require(name: str, install: str) -> str:
+        found = shutil.which(name)
+        if found is None:
+            skip_outside_ci(f"{name} not installed ({install})")
+        return found
     return require
 
 

