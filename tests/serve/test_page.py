@@ -18,7 +18,9 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "test-artifacts"
 # What Chromium needs on a machine with a closed network and no screen; a fresh profile for each run.
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--window-size=1280,1000")
+                  "--window-size=1280,1000",
+                  # A synthetic camera (a moving test pattern, no face) answers getUserMedia without a prompt.
+                  "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")
 
 
 @pytest.fixture(scope="module")
@@ -106,3 +108,24 @@ def test_the_page_shows_every_face_of_a_photo_with_its_label_and_organ_chart(ser
     _upload(browser, pyfeat_data / "multi_face.jpg", faces=5)
     browser.set_window_size(1280, 1400)  # tall enough for the faces' probability bars and organ charts
     assert browser.save_screenshot(str(ARTIFACTS / "serve_page.png"))
+
+
+@pytest.mark.slow
+def test_the_webcam_sends_frames_and_shows_each_answer(server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(server + "/")
+    browser.execute_script("delete document.body.dataset.faces")
+    interval = browser.find_element(By.ID, "interval")
+    interval.clear()
+    interval.send_keys("200")
+    button = browser.find_element(By.ID, "webcam")
+    button.click()
+    WebDriverWait(browser, 60).until(lambda b: b.execute_script("return document.body.dataset.faces") is not None)
+    assert button.get_attribute("aria-pressed") == "true" and button.text == "Stop webcam"
+    assert browser.execute_script("return document.body.dataset.faces") == "0"  # the test pattern has no face
+    assert browser.find_element(By.ID, "status").text == "Webcam: live."
+    button.click()
+    assert button.get_attribute("aria-pressed") == "false"
+    assert _console_errors(browser) == []

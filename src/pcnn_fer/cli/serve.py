@@ -33,6 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="images waiting for the model before requests get 503 (default: 64)")
     parser.add_argument("--batch-window-ms", type=float, default=5,
                         help="how long a batch waits for more images (default: 5)")
+    parser.add_argument("--max-batch", type=int, default=32,
+                        help="images per model call at most (default: 32; 1 answers one image at a time)")
     parser.add_argument("--timeout", type=float, default=30, help="seconds per request before 504 (default: 30)")
     parser.add_argument("--cors-origin", action="append", default=[],
                         help="origin allowed to call the API from a browser (repeatable; default: none)")
@@ -63,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     settings = ServeSettings(model=args.model, detector=args.detector, flip_tta=args.flip_tta, threads=args.threads,
                              max_upload_bytes=int(args.max_upload_mb * megabyte),
                              max_video_bytes=int(args.max_video_mb * megabyte), queue_size=args.queue_size,
-                             batch_window_ms=args.batch_window_ms, timeout_s=args.timeout, token=token,
+                             batch_window_ms=args.batch_window_ms, max_batch=args.max_batch, timeout_s=args.timeout, token=token,
                              cors_origins=tuple(args.cors_origin))
     if args.workers == 1:
         app = create_app(load_recognizer(settings), settings)
