@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pcnn_fer.data.images import ImageError, load_image
+from pcnn_fer.data.images import ImageError, PixelLimitError, load_image
 
 
 def encoded(image: Image.Image, fmt: str, **options) -> bytes:
@@ -151,8 +151,11 @@ def test_decompression_bomb_refused_from_the_header(tmp_path):
     path = tmp_path / "bomb.png"
     path.write_bytes(png_claiming(30000, 30000))
     assert path.stat().st_size < 200
-    with pytest.raises(ImageError, match=r"bomb\.png.*(bomb|exceeds)"):
+    # A PixelLimitError: too large, as a server answers it (413), rather than malformed.
+    with pytest.raises(PixelLimitError, match=r"bomb\.png.*(bomb|exceeds)"):
         load_image(path)
+    with pytest.raises(PixelLimitError, match="12000 x 12000"):
+        load_image(png_claiming(12000, 12000))
 
 
 def test_pixel_limit_is_configurable(rgb):

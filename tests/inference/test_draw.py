@@ -12,6 +12,7 @@ from pcnn_fer.inference.draw import (
     FONT,
     ORGAN_COLOUR,
     annotate,
+    heat_layer,
     panel_rects,
     place_panels,
     text_style,
@@ -149,6 +150,16 @@ def test_cool_heat_leaves_the_crop_untouched():
         drawn = annotate(image, [explained_face(heat)], explain=True)
         assert (drawn[45:66, 65:136] == 128).all() and (drawn[100:116, 65:136] == 128).all()
         assert (drawn[80:85, 98:103] != 128).any()
+
+
+def test_the_heat_layer_is_transparent_where_cool_and_opaque_where_hot():
+    heat = np.zeros((96, 96), dtype=np.float32)
+    heat[40:60, 40:60] = 1.0
+    layer = heat_layer((200, 300, 3), [explained_face(heat)], opacity=0.6)
+    assert layer.shape == (200, 300, 4) and layer.dtype == np.uint8
+    assert layer[82, 100, 3] == round(0.6 * 255) and layer[82, 100, 0] > layer[82, 100, 2]  # hot: red, opaque
+    assert layer[10, 10, 3] == 0 and layer[50, 70, 3] == 0  # outside the face, and the face's cool corner
+    assert not heat_layer((200, 300, 3), [record()]).any()  # a record without a heat map lays nothing
 
 
 def test_heat_fades_out_at_the_crop_edge():

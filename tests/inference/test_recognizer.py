@@ -194,6 +194,11 @@ def test_flip_tta_is_mirror_invariant_and_swaps_left_and_right_organs(model, rec
         assert mirrored.organ_contributions[swap[organ]] == pytest.approx(share, abs=1e-6)
     (plain,) = recognizer.predict(crop)
     assert plain.probabilities != pytest.approx(face.probabilities, abs=1e-5)
+    # One call may ask for it, or not, whatever the recognizer's own setting.
+    assert recognizer.predict_batch([crop], flip_tta=True)[0][0].probabilities == pytest.approx(face.probabilities,
+                                                                                                abs=1e-6)
+    assert tta.predict_batch([crop], flip_tta=False)[0][0].probabilities == pytest.approx(plain.probabilities,
+                                                                                          abs=1e-6)
 
 
 @pytest.mark.parametrize("kind", BAD_IMAGES)

@@ -65,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
     settings = ServeSettings(model=args.model, detector=args.detector, flip_tta=args.flip_tta, threads=args.threads,
                              max_upload_bytes=int(args.max_upload_mb * megabyte),
                              max_video_bytes=int(args.max_video_mb * megabyte), queue_size=args.queue_size,
-                             batch_window_ms=args.batch_window_ms, max_batch=args.max_batch, timeout_s=args.timeout, token=token,
-                             cors_origins=tuple(args.cors_origin))
+                             batch_window_ms=args.batch_window_ms, max_batch=args.max_batch, timeout_s=args.timeout,
+                             token=token, cors_origins=tuple(args.cors_origin))
     if args.workers == 1:
         app = create_app(load_recognizer(settings), settings)
         uvicorn.run(app, host=args.host, port=args.port)

@@ -296,11 +296,13 @@ def heat_strength(shape: tuple[int, ...], faces: Sequence[FaceResult]) -> np.nda
 def heat_layer(shape: tuple[int, ...], faces: Sequence[FaceResult], opacity: float = 0.6) -> np.ndarray:
     """An RGBA uint8 layer of the faces' Grad-CAM for an image of `shape`, to lay over it (a web page does).
 
-    JET colours, with opacity rising with the heat to `opacity` at the peak; transparent where it is cool.
+    JET colours, with opacity rising with the heat to `opacity` at the peak; transparent black where it is cool
+    (all zeros, so that the layer compresses well as PNG).
     """
     strength = heat_strength(shape, faces)
-    alpha = np.uint8(np.round(strength * opacity * 255))
-    return np.dstack([_jet(strength), alpha])
+    colours = _jet(strength)
+    colours[strength == 0] = 0
+    return np.dstack([colours, np.uint8(np.round(strength * opacity * 255))])
 
 
 def _overlay_heat(canvas: np.ndarray, faces: Sequence[FaceResult], opacity: float) -> bool:
