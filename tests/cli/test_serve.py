@@ -26,9 +26,10 @@ def test_serve_builds_the_app_from_its_flags(started, tiny_model_dir, tmp_path):
     token = tmp_path / "token"
     token.write_text("s3cret\n")
     assert main(["serve", "--model", str(tiny_model_dir), "--detector", "none", "--port", "8123",
-                 "--token-file", str(token), "--max-upload-mb", "1", "--queue-size", "5"]) == 0
+                 "--token-file", str(token), "--max-upload-mb", "1", "--queue-size", "5", "--max-batch", "3"]) == 0
     ((app, options),) = started
     assert options == {"host": "127.0.0.1", "port": 8123}
+    assert app.state.batcher.max_batch == 3
     with TestClient(app) as client:
         assert client.get("/v1/models").status_code == 401
         headers = {"Authorization": "Bearer s3cret"}
