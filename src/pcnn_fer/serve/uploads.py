@@ -23,7 +23,6 @@ class Upload:
 
     name: str
     data: bytes
-    content_type: str
 
 
 async def read_uploads(request: Request, limit: int) -> list[Upload]:
@@ -36,11 +35,10 @@ async def read_uploads(request: Request, limit: int) -> list[Upload]:
         body += chunk
         if len(body) > limit:
             raise _too_large(limit)
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith("multipart/form-data"):
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
         uploads = await _parts(request, bytes(body), limit)
     else:
-        uploads = [Upload(request.query_params.get("name") or "upload", bytes(body), content_type)]
+        uploads = [Upload(request.query_params.get("name") or "upload", bytes(body))]
     uploads = [upload for upload in uploads if upload.data]
     if not uploads:
         raise ApiError(422, "no_file", "no file in the request: send it as a multipart file or as the request body")
@@ -61,7 +59,7 @@ async def _parts(request: Request, body: bytes, limit: int) -> list[Upload]:
     uploads = []
     for index, (_, item) in enumerate(form.multi_items()):
         if isinstance(item, UploadFile):
-            uploads.append(Upload(item.filename or f"file{index}", await item.read(), item.content_type or ""))
+            uploads.append(Upload(item.filename or f"file{index}", await item.read()))
     await form.close()
     return uploads
 

@@ -33,7 +33,6 @@ class VideoJob:
     frames_done: int = 0
     records: list[dict] = field(default_factory=list)
     error: str | None = None
-    created: float = field(default_factory=time.time)
     finished: float | None = None
 
     def to_dict(self, offset: int = 0) -> dict:
@@ -64,8 +63,9 @@ class VideoJobs:
 
     def submit(self, data: bytes, name: str, *, every: int = 1, smooth: float | None = None) -> VideoJob:
         """Store the upload and queue its job; VideoError when it is not a video, QueueFull when there is no room."""
+        full = QueueFull(f"{self._queue.maxsize} video jobs are already waiting")
         if self._queue.full():
-            raise QueueFull(f"{self._queue.maxsize} video jobs are already waiting")
+            raise full
         job_id = uuid.uuid4().hex
         suffix = Path(name).suffix.lower()
         path = self.folder / f"{job_id}{suffix if suffix in VIDEO_SUFFIXES else '.mp4'}"
@@ -76,11 +76,12 @@ class VideoJobs:
             with self._lock:
                 self._queue.put_nowait(job)
                 self._jobs[job_id] = job
-        except (VideoError, queue.Full) as error:
+        except VideoError as error:
             path.unlink(missing_ok=True)
-            if isinstance(error, queue.Full):
-                raise QueueFull(f"{self._queue.maxsize} video jobs are already waiting") from None
             raise VideoError(str(error).replace(str(path), name)) from None
+        except queue.Full:
+            path.unlink(missing_ok=True)
+            raise full from None
         return job
 
     def get(self, job_id: str) -> VideoJob | None:
