@@ -1,6 +1,7 @@
 import json
 import logging
 
+import numpy as np
 import pytest
 import torch
 from shapes import make_shapes, write_shapes_tree
@@ -227,3 +228,27 @@ def test_a_fold_kept_at_its_last_epoch_stores_its_weights_once(tmp_path):
         assert stored == ["selected"]
         assert (run / fold / "last" / "training_state.pt").is_file()
         assert load_model(model_of(run / fold)).metadata.metrics["test"]["split"] == f"test {fold}"
+
+
+def test_class_balance_wild_augmentation_and_distillation_run_together(tmp_path, monkeypatch):
+    samples = make_shapes(train_per_class=4, test_per_class=1, size=48)
+    teacher = train(tiny_config(tmp_path, **{"misc.name": "teacher"}), samples=samples)
+    student_config = tiny_config(tmp_path, **{
+        "misc.name": "student", "optim.logit_adjust": 1.0, "optim.class_weighting": "sqrt_inverse",
+        "augment.train": "wild", "augment.working_size": 32, "distill.teacher": str(teacher),
+        "distill.weight": 0.5, "distill.temperature": 2.0})
+    criteria = []
+    original = fold_trainer.FoldTrainer._criterion
+
+    def recording(self, train_part):
+        criteria.append(original(self, train_part))
+        return criteria[-1]
+
+    monkeypatch.setattr(fold_trainer.FoldTrainer, "_criterion", recording)
+    student = train(student_config, samples=samples)
+    stored = torch.from_numpy(np.load(student / "teacher_logits.npz")["logits"])
+    assert stored.shape == (len(samples.where(split="train")), 3)
+    # Balanced shapes: the prior is uniform, so the bias is log(1/3) everywhere and the weights are all 1.
+    torch.testing.assert_close(criteria[0].logit_bias, torch.full((3,), 1 / 3).log())
+    torch.testing.assert_close(criteria[0].class_weights, torch.ones(3))
+    assert (student / "selected" / "model.safetensors").is_file()

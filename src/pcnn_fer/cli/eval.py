@@ -28,6 +28,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                         "(default: test)")
     parser.add_argument("--subset", action="append", default=[], metavar="NAME=LIST[,LABELS]",
                         help=f"challenge subset, repeatable; NAME one of {', '.join(SUBSETS)}")
+    parser.add_argument("--paper-rows", type=Path, metavar="LISTS",
+                        help="score the PCNN paper's rows for --dataset (ferplus: Test with the fer2013new.csv "
+                             "majority, the argmax-of-votes protocol, Occlusion, Pose>30 and Pose>45 with the "
+                             "label.csv majority the lists carry) beside the paper's figures; LISTS is the folder "
+                             "holding the published challenge lists (ferplus/, rafdb/)")
     parser.add_argument("--flip-tta", action="store_true", help="average with the horizontally flipped image")
     parser.add_argument("--calibrate-on", metavar="SPLIT",
                         help="fit the softmax temperature on this official split of the dataset (e.g. val) and "
@@ -43,7 +48,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="skip unreadable samples and report how many (a cross-validation run on its own "
                              "dataset follows the run's data.skip_bad)")
     parser.add_argument("--output", type=Path, help="where metrics and confusion matrices go "
-                                                    "(default: MODEL/eval-DATASET-SPLIT)")
+                                                    "(default: MODEL/eval-DATASET-SPLIT; with --paper-rows: "
+                                                    "eval-DATASET-paper-rows)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(run=run)
 
@@ -58,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
     from pcnn_fer.engine.reporting import format_table
     from pcnn_fer.engine.run_eval import ROW_COLUMNS, EvalRequest, evaluate_run
 
+    if args.paper_rows is not None:
+        return _paper_rows(args)
     subsets = tuple(read_subset(spec) for spec in args.subset)  # bad specs fail before anything is loaded
     request = EvalRequest(model=args.model, dataset=args.dataset, data_root=args.data_root,
                           reader_options=parse_reader_options(args.dataset, args.option), split=args.split,
@@ -73,4 +81,32 @@ def run(args: argparse.Namespace) -> int:
     for name, (mean, std, folds) in evaluation.across_folds().items():
         print(f"{name}: accuracy {mean:.4f} ± {std:.4f} over {folds} folds")
     print(f"metrics, confusion matrices and reliability diagrams: {evaluation.output}")
+    return 0
+
+
+def _paper_rows(args: argparse.Namespace) -> int:
+    """`--paper-rows`: the paper's rows for the dataset, printed beside its figures and written as JSON."""
+    import json
+
+    from pcnn_fer.atomic import write_text
+    from pcnn_fer.devices import resolve_device
+    from pcnn_fer.engine.checkpoint import model_of
+    from pcnn_fer.engine.distributed import DistContext
+    from pcnn_fer.engine.evaluate import EvalOptions
+    from pcnn_fer.engine.paper_rows import score_paper_rows
+    from pcnn_fer.engine.reporting import format_table
+    from pcnn_fer.models.storage import load_model
+    from pcnn_fer.weights.pretrained import model_directory
+
+    directory = model_of(model_directory(str(args.model)))
+    context = DistContext(device=resolve_device(args.device))
+    options = EvalOptions(batch_size=args.batch_size, workers=args.workers, flip_tta=args.flip_tta, amp=args.amp,
+                          show_progress=not args.quiet)
+    rows = score_paper_rows(load_model(directory, device=context.device), args.dataset, args.data_root,
+                            args.paper_rows, options, context)
+    print(format_table(rows, ("row", "faces", "accuracy", "mean_class_accuracy", "macro_f1", "paper")))
+    output = (args.output or Path(f"eval-{args.dataset}-paper-rows")) / "rows.json"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    write_text(output, json.dumps(rows, indent=1))
+    print(f"per-class recall and every figure: {output}")
     return 0

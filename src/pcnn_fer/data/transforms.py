@@ -13,7 +13,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from pcnn_fer.data.images import load_image
-from pcnn_fer.data.names import AUGMENTATIONS
+from pcnn_fer.data.names import AUGMENTATIONS, BATCHED_AUGMENTATIONS
 from pcnn_fer.data.preprocessing import Preprocessing
 
 
@@ -29,25 +29,29 @@ class ToRGBImage(torch.nn.Module):
         return tv_tensors.Image(torch.from_numpy(rgb).permute(2, 0, 1))
 
 
-def train_transform(preprocessing: Preprocessing, policy: str = "reference") -> v2.Compose:
+def train_transform(preprocessing: Preprocessing, policy: str = "reference", working_size: int = 0) -> v2.Compose:
     """A training augmentation between the model's resize and its normalisation (`preprocessing`).
 
     - reference: the paper's; horizontal flip, with probability 0.2 a rotation of up to 20 degrees followed by a
       size crop after 32 px padding, then random erasing of 2-25 % of the image;
     - light: for short schedules on small faces (FER2013's 48 px); horizontal flip, a random affine of up to
       10 degrees, 8 % shift and 10 % zoom, and with probability 0.25 erasing of 2-15 %;
+    - wild: batched on the training device (data.batch_augment); here only the decoding and the resize to the
+      working size, as uint8;
     - none: the evaluation transform.
     """
     if policy not in AUGMENTATIONS:
         raise ValueError(f"augmentation {policy!r}; expected one of {', '.join(AUGMENTATIONS)}")
     if policy == "none":
         return eval_transform(preprocessing)
+    if policy in BATCHED_AUGMENTATIONS:
+        return working_transform(working_size or preprocessing.size)
     size = preprocessing.size
     if policy == "reference":
         geometric = [v2.RandomHorizontalFlip(),
                      v2.RandomApply([v2.RandomRotation(20), v2.RandomCrop(size, padding=32)], p=0.2)]
         erasing = v2.RandomErasing(scale=(0.02, 0.25))
-    else:
+    elif policy == "light":
         geometric = [v2.RandomHorizontalFlip(), v2.RandomAffine(10, translate=(0.08, 0.08), scale=(0.9, 1.1))]
         erasing = v2.RandomErasing(p=0.25, scale=(0.02, 0.15))
     return v2.Compose([ToRGBImage(), preprocessing.resize_step(), *geometric, *preprocessing.normalize_steps(),
@@ -57,3 +61,8 @@ def train_transform(preprocessing: Preprocessing, policy: str = "reference") -> 
 def eval_transform(preprocessing: Preprocessing) -> v2.Compose:
     """The model's resize and normalisation alone: what evaluation and inference see."""
     return v2.Compose([ToRGBImage(), preprocessing.resize_step(), *preprocessing.normalize_steps(), v2.ToPureTensor()])
+
+
+def working_transform(size: int) -> v2.Compose:
+    """Before a batched policy: decode to RGB and resize to the working size, as a uint8 (3, size, size) tensor."""
+    return v2.Compose([ToRGBImage(), v2.Resize((size, size), antialias=True), v2.ToPureTensor()])

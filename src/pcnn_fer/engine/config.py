@@ -92,6 +92,10 @@ class OptimConfig:
     loss_alpha: float = _knob(12.0, "weight of the fused head's cross-entropy", minimum=0.0)
     loss_beta: float = _knob(8.0, "weight of the organ heads' cross-entropy", minimum=0.0)
     label_smoothing: float = _knob(0.0, "label smoothing", minimum=0.0, below=1.0)
+    logit_adjust: float = _knob(0.0, "add tau * log(class prior) to the logits inside the loss (logit adjustment; "
+                                     "1: balanced softmax; 0: off)", minimum=0.0)
+    class_weighting: str = _choice("none", "sqrt_inverse", "inverse", help="re-weight each class's loss term by its "
+                                                                           "inverse (square-root) frequency")
     skip_nonfinite: bool = _knob(False, "skip steps whose loss is NaN/inf instead of stopping")
 
 
@@ -113,7 +117,10 @@ class AugmentConfig:
     """Training augmentation, input normalisation and test-time flipping."""
 
     train: str = _choice(*AUGMENTATIONS, help="training augmentation (reference: the paper's; light: short schedules"
-                                              " on small faces)")
+                                              " on small faces; wild: faces as they come in use, batched on the "
+                                              "training device)")
+    working_size: int = _knob(0, "batched policies (wild): the size the loader hands faces over at (0: the input "
+                                 "size; FER2013's 48 px faces: 48)", minimum=0)
     mean: list[float] = _knob(list(IMAGENET_MEAN), "normalisation mean (RGB)", length=3)
     std: list[float] = _knob(list(IMAGENET_STD), "normalisation std (RGB)", length=3)
     flip_tta: bool = _knob(False, "average predictions with the horizontally flipped image at evaluation")
@@ -125,6 +132,16 @@ class EmaConfig:
 
     enabled: bool = _knob(False, "keep an exponential moving average of the weights and evaluate it")
     decay: float = _knob(0.999, "EMA decay per optimiser step", minimum=0.0, maximum=1.0)
+
+
+@dataclass
+class DistillConfig:
+    """Learning from a larger model: its predictions on the training faces, computed once, blended into the targets."""
+
+    teacher: str = _knob("", "the teacher: a model directory, training run or shipped name (empty: off)")
+    weight: float = _knob(0.5, "share of the teacher's distribution in each training target", minimum=0.0,
+                          maximum=1.0)
+    temperature: float = _knob(2.0, "softens the teacher's logits before they become a distribution", above=0.0)
 
 
 @dataclass
@@ -156,7 +173,8 @@ class MiscConfig:
 
 GROUPS: dict[str, type] = {
     "data": DataConfig, "model": ModelConfig, "optim": OptimConfig, "schedule": ScheduleConfig,
-    "augment": AugmentConfig, "ema": EmaConfig, "distributed": DistributedConfig, "misc": MiscConfig,
+    "augment": AugmentConfig, "ema": EmaConfig, "distill": DistillConfig, "distributed": DistributedConfig,
+    "misc": MiscConfig,
 }
 
 
@@ -170,6 +188,7 @@ class TrainConfig:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     ema: EmaConfig = field(default_factory=EmaConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
     distributed: DistributedConfig = field(default_factory=DistributedConfig)
     misc: MiscConfig = field(default_factory=MiscConfig)
 

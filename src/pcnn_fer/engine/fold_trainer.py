@@ -17,8 +17,11 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from pcnn_fer.data.batch_augment import BatchAugment
 from pcnn_fer.data.cache import DecodedCache
+from pcnn_fer.data.names import BATCHED_AUGMENTATIONS
 from pcnn_fer.data.preprocessing import Preprocessing
+from pcnn_fer.data.sample import SampleSet
 from pcnn_fer.data.torch_dataset import FERDataset, class_balanced_sampler
 from pcnn_fer.data.transforms import train_transform
 from pcnn_fer.engine.checkpoint import (
@@ -33,6 +36,7 @@ from pcnn_fer.engine.checkpoint import (
     set_rng_state,
 )
 from pcnn_fer.engine.config import TrainConfig
+from pcnn_fer.engine.distillation import TEACHER_LOGITS_FILE, distilled, teacher_logits
 from pcnn_fer.engine.distributed import DistContext, ShardedSampler
 from pcnn_fer.engine.evaluate import (
     EvalOptions,
@@ -49,7 +53,7 @@ from pcnn_fer.engine.loaders import make_loader
 from pcnn_fer.engine.model_setup import PretrainedWeights, build_model
 from pcnn_fer.engine.optimization import build_optimizer, lr_factor, set_train_mode
 from pcnn_fer.engine.reporting import TensorBoardLog, format_table, plot_curves, write_fold_report
-from pcnn_fer.models.loss import TwoPhaseLoss
+from pcnn_fer.models.loss import TwoPhaseLoss, balance_terms, class_prior
 from pcnn_fer.models.metadata import ModelMetadata
 from pcnn_fer.models.storage import load_model
 from pcnn_fer.progress import progress
@@ -99,12 +103,20 @@ class FoldTrainer:
         self.scaler = torch.amp.GradScaler("cuda") if misc.amp == "fp16" and self.device.type == "cuda" else None
         self.ema = (AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(config.ema.decay), use_buffers=True)
                     if config.ema.enabled else None)
-        self.criterion = TwoPhaseLoss(config.optim.loss_alpha, config.optim.loss_beta, config.optim.label_smoothing)
-        self.train_data = FERDataset(
-            fold.train, train_transform(Preprocessing.of(self.model.config), config.augment.train), cache)
         self.eval_options = EvalOptions(
             batch_size=max(1, (data.eval_batch_size or data.batch_size) // context.world_size),
             workers=data.workers, amp=misc.amp, channels_last=misc.channels_last, show_progress=not misc.quiet)
+        self.criterion = self._criterion(fold.train)
+        train = fold.train
+        if config.distill.teacher:
+            logits = teacher_logits(config.distill, train, self.eval_options, context,
+                                    run.path / TEACHER_LOGITS_FILE)
+            train = distilled(train, logits, config.distill.weight, config.distill.temperature)
+        preprocessing = Preprocessing.of(self.model.config)
+        self.train_data = FERDataset(
+            train, train_transform(preprocessing, config.augment.train, config.augment.working_size), cache)
+        self.batch_augment = (BatchAugment(preprocessing).to(self.device)
+                              if config.augment.train in BATCHED_AUGMENTATIONS else None)
         # Progress carried across epochs (and restarts).
         self.epoch, self.batches_done, self.global_step = 0, 0, 0
         self.history: list[dict] = []
@@ -112,6 +124,17 @@ class FoldTrainer:
         self.running = torch.zeros(4, dtype=torch.float64)  # loss sum, correct, count, skipped steps
         if self.state is not None:
             self._restore(self.state)
+
+    def _criterion(self, train: SampleSet) -> TwoPhaseLoss:
+        """The two-phase loss, with the class-balance terms the recipe asks for, from the training labels' prior."""
+        optim = self.config.optim
+        balance = {}
+        if optim.logit_adjust or optim.class_weighting != "none":
+            labels = [s.label for s in train.samples]
+            as_tensor = torch.tensor(labels, dtype=torch.int64 if isinstance(labels[0], int) else torch.float64)
+            prior = class_prior(as_tensor, len(train.class_names))
+            balance = balance_terms(prior, optim.logit_adjust, optim.class_weighting)
+        return TwoPhaseLoss(optim.loss_alpha, optim.loss_beta, optim.label_smoothing, **balance).to(self.device)
 
     @property
     def eval_model(self) -> nn.Module:
@@ -155,6 +178,8 @@ class FoldTrainer:
         for images, targets in bar:
             images = images.to(self.device, non_blocking=True)
             targets = targets.to(self.device, non_blocking=True)
+            if self.batch_augment is not None:
+                images = self.batch_augment(images)
             if config.misc.channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
             closes_group = (self.batches_done + 1) % accumulate == 0 or self.batches_done + 1 == micro_steps_total
