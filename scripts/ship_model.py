@@ -9,14 +9,19 @@ What it measures and writes into the entry's metadata (config.json), printing ea
 - a calibration temperature fitted on validation, and ECE / NLL before and after on test; the reliability
   diagram and the confusion matrices go to the run's plots/ folder;
 - that float16 storage (half the wheel size) keeps the predictions: top-1 agreement with float32 on test;
+- the paper's rows with their published protocols (`pcnn-fer eval --paper-rows`: FERPlus Test, the argmax
+  protocol, Occlusion-FERPlus, Pose>30 and Pose>45), with mean class accuracy, macro-F1 and per-class recall;
+- milliseconds per face at batch 1 on the threads given, in torch;
 - the framing the Recognizer must apply (FER2013's, see benchmarks/measure_framing.py), training data and terms,
-  the recipe, the commit, and the training figures (wall time, images/s, epochs, selected epoch).
+  the recipe, the commit, and the training figures (wall time, images/s, epochs, selected epoch, machine).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,6 +31,7 @@ from pcnn_fer.data.datasets import load_dataset
 from pcnn_fer.engine.checkpoint import METRICS_FILE, RESULT_FILE, RunDir, git_revision, model_of
 from pcnn_fer.engine.evaluate import MAIN, EvalOptions, collect_logits, evaluate, fit_calibration, write_evaluation
 from pcnn_fer.engine.fold_result import FoldResult
+from pcnn_fer.engine.paper_rows import score_paper_rows
 from pcnn_fer.faces.framing import FER2013_FRAMING
 from pcnn_fer.models.storage import load_model, save_model
 
@@ -41,6 +47,11 @@ def main() -> None:
     parser.add_argument("run", type=Path, help="a finished training run directory")
     parser.add_argument("--name", required=True, help="the shipped entry's name")
     parser.add_argument("--data-root", default="../shared/data/ferplus")
+    parser.add_argument("--lists", type=Path, default=Path("../shared/data/challenge_lists"),
+                        help="the published challenge lists (ferplus/, rafdb/)")
+    parser.add_argument("--summary", help="one line saying what the model is (default: from its config)")
+    parser.add_argument("--recipe-file", help="the recipe the run trained from, e.g. configs/ferplus_balanced.yaml")
+    parser.add_argument("--machine", default="2 CPU cores, no GPU", help="what the run trained on")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -72,11 +83,14 @@ def main() -> None:
     write_evaluation({MAIN: figures["test_vote_argmax"]}, run.plots, "shipped_test_argmax",
                      "FERPlus Test (argmax of votes)")
 
+    paper_rows = score_paper_rows(model, "ferplus", Path(args.data_root), args.lists, options)
     entry = SHIPPED / args.name
     selected = model.metadata
+    start = {"imagenet": "ImageNet start", "none": "from scratch"}.get(selected.recipe["model"]["pretrained"],
+                                                                       "pretrained start")
     metadata = {
         "name": args.name,
-        "summary": "PCNN with MobileNetV2 trunks (ImageNet start) trained on FERPlus on a 2-core CPU",
+        "summary": args.summary or f"PCNN with {model.config.backbone} trunks ({start}) trained on FERPlus",
         "dataset": "ferplus",
         "training_data": {"name": "FERPlus: FER2013 faces with the FER+ votes of fer2013new.csv",
                           "protocol": "majority vote, 8 classes (contempt included), official splits",
@@ -87,16 +101,19 @@ def main() -> None:
                   "mean": list(model.config.mean), "std": list(model.config.std),
                   "face": "FER2013's loose crop: the median landmark positions of FER2013 faces, cut at 48 px and "
                           "enlarged to the input size"},
-        "recipe": selected.recipe, "recipe_file": "configs/ferplus_cpu.yaml",
+        "recipe": selected.recipe, **({"recipe_file": args.recipe_file} if args.recipe_file else {}),
         "git_revision": selected.git_revision,  # the tree the run trained from ("-dirty": uncommitted edits)
         "shipped_at_revision": git_revision(),
         "selection": {"split": "val", "metric": (selected.selection or {}).get("metric", "accuracy"),
                       "epoch": result.selected_epoch},
         "training": {"epochs": len(history), "wall_time_s": round(sum(r["epoch_time_s"] for r in history)),
                      "train_images_per_s": round(sum(r["train_images_per_s"] for r in history) / len(history), 1),
-                     "machine": "2 CPU cores, no GPU"},
+                     "machine": args.machine},
         "metrics": {k: {"protocol": protocols[k], **{key: v[key] for key in KEPT}} for k, v in figures.items()},
         "calibration": calibration,
+        "paper_rows": paper_rows,
+        "speed": {"ms_per_face_batch1": ms_per_face(model, args.threads), "threads": args.threads,
+                  "runtime": f"torch {torch.__version__}"},
     }
     save_model(model, entry, metadata, storage_dtype=torch.float16)
 
@@ -116,8 +133,28 @@ def main() -> None:
     print("test confusion (rows true, columns predicted):", figures["test"]["class_names"])
     for row in figures["test"]["confusion"]:
         print("  ", row)
+    for row in paper_rows:
+        print(f"{row['row']}: {row['faces']} faces, accuracy {row['accuracy']:.2f} % (paper "
+              f"{row['paper'] if row['paper'] is not None else '-'}), mean class accuracy "
+              f"{row['mean_class_accuracy']:.2f} %, macro-F1 {row['macro_f1']:.2f} %")
+    print(f"speed: {metadata['speed']}")
     print(f"training: {metadata['training']}, selected epoch {result.selected_epoch}")
     print(f"shipped: {entry} ({sum(f.stat().st_size for f in entry.iterdir()) / 1e6:.1f} MB)")
+
+
+def ms_per_face(model: torch.nn.Module, threads: int, repeats: int = 50) -> float:
+    """Median milliseconds of one face through the model at batch 1 on `threads` CPU threads."""
+    torch.set_num_threads(threads)
+    face = torch.randn(1, 3, model.config.input_size, model.config.input_size)
+    model.eval()
+    timings = []
+    with torch.no_grad():
+        for index in range(repeats + 5):
+            started = time.perf_counter()
+            model(face)
+            if index >= 5:  # the first calls warm the allocator and the kernels up
+                timings.append(1e3 * (time.perf_counter() - started))
+    return round(statistics.median(timings), 2)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ NATIVE_CLASSES: dict[str, tuple[str, ...]] = {
     "fer2013": FER2013_CLASSES,
     "ferplus": FERPLUS_CLASSES,
     "ckplus": CKPLUS_CLASSES,
+    "ckplus48": CKPLUS_CLASSES[1:],
     "jaffe": JAFFE_CLASSES,
     "affectnet": AFFECTNET_CLASSES,
 }

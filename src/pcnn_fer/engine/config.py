@@ -69,7 +69,8 @@ class ModelConfig:
 
     variant: str = _choice(DEFAULT_VARIANT, *(v for v in list_variants() if v != DEFAULT_VARIANT),
                            help="registered PCNN variant")
-    pretrained: str = _knob("imagenet", "imagenet | none | a torchvision state_dict file | a pcnn-fer model dir")
+    pretrained: str = _knob("imagenet", "imagenet | none | a torchvision state_dict file | a pcnn-fer model or run "
+                                        "directory or shipped name (another class set: all but the class heads)")
     input_size: int = _knob(224, "square input size in pixels", minimum=MIN_INPUT_SIZE)
     organs: bool = _knob(True, "organ branches (off: the global branch alone, which also turns fusion and stn off)")
     fusion: bool = _knob(True, "fuse the stitched organ map into the global one (off: organ heads only, no stn)")

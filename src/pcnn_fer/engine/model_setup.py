@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 from pathlib import Path
@@ -9,12 +10,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pcnn_fer.engine.checkpoint import model_of
 from pcnn_fer.engine.config import TrainConfig
 from pcnn_fer.engine.distributed import DistContext
 from pcnn_fer.models.pcnn import PCNN
 from pcnn_fer.models.registry import create_model
 from pcnn_fer.models.storage import load_model
 from pcnn_fer.weights.backbones import load_backbone_weights
+from pcnn_fer.weights.pretrained import Pretrained
+
+log = logging.getLogger(__name__)
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:
@@ -35,6 +40,32 @@ def build_model(config: TrainConfig, class_names: tuple[str, ...]) -> PCNN:
                         mean=tuple(config.augment.mean), std=tuple(config.augment.std))
 
 
+def model_directory_of(source: str) -> Path | None:
+    """The pcnn-fer model `source` names (a model or run directory, or a shipped model's name), or None when it
+    names backbone weights ("imagenet", a torchvision file)."""
+    if source in Pretrained.names():
+        return Pretrained.get(source).path
+    return model_of(Path(source)) if Path(source).is_dir() else None
+
+
+def transfer_weights(start: PCNN, model: PCNN, source: str) -> None:
+    """Start `model` from another PCNN of the same backbone: every weight, or, when the classes differ (a FERPlus
+    model starting a CK+ run), every weight but the class heads, which keep their fresh initialisation."""
+    if start.config.backbone != model.config.backbone:
+        raise ValueError(f"model.pretrained {source} is a {start.config.backbone} model; this run needs "
+                         f"{model.config.backbone}")
+    own = model.state_dict()
+    taken = {key: value for key, value in start.state_dict().items()
+             if key in own and own[key].shape == value.shape}
+    left = sorted(set(own) - set(taken))
+    if start.class_names == model.class_names and left:
+        raise ValueError(f"model.pretrained {source} lacks {len(left)} of this model's weights, e.g. {left[0]}")
+    model.load_state_dict({**own, **taken})
+    if left:
+        log.info("model.pretrained %s: every weight but the class heads (%d tensors) taken; its classes %s, "
+                 "this run's %s", source, len(left), ", ".join(start.class_names), ", ".join(model.class_names))
+
+
 class PretrainedWeights:
     """model.pretrained, read once per run and applied to each fold that starts afresh.
 
@@ -50,15 +81,11 @@ class PretrainedWeights:
         """Initialise `model` as model.pretrained says: unchanged ("none"), a whole pcnn-fer model, or its trunks."""
         if self.source == "none":
             return model
-        if Path(self.source).is_dir():
+        start_model = model_directory_of(self.source)
+        if start_model is not None:
             if self._loaded is None:
-                self._loaded = load_model(self.source)
-            start = self._loaded
-            if start.class_names != model.class_names or start.config.backbone != model.config.backbone:
-                raise ValueError(f"model.pretrained {self.source} is a {start.config.backbone} model for classes "
-                                 f"{list(start.class_names)}; this run needs {model.config.backbone} for "
-                                 f"{list(model.class_names)}")
-            model.load_state_dict(start.state_dict())
+                self._loaded = load_model(start_model)
+            transfer_weights(self._loaded, model, self.source)
             return model
         if self._loaded is None:
             # The main process fetches first, so several processes never race to fill the cache.

@@ -63,6 +63,18 @@ class PretrainedEntry:
             lines.append(f"  {split}: accuracy {100 * metrics['accuracy']:.2f} %, mean class accuracy "
                          f"{100 * metrics['mean_class_accuracy']:.2f} %, macro-F1 {100 * metrics['macro_f1']:.2f} % "
                          f"({metrics.get('protocol', '')}, {metrics.get('count', '?')} faces)")
+        recall = metadata.metrics.get("test", {}).get("per_class")
+        if recall:
+            lines.append("  test recall: " + ", ".join(f"{name} {100 * figures['recall']:.1f}"
+                                                      for name, figures in recall.items()))
+        for row in metadata.extra.get("paper_rows", []):
+            paper = f", paper {row['paper']:.2f}" if row.get("paper") is not None else ""
+            lines.append(f"  {row['row']}: accuracy {row['accuracy']:.2f} %{paper}; mean class accuracy "
+                         f"{row['mean_class_accuracy']:.2f} %, macro-F1 {row['macro_f1']:.2f} % ({row['faces']} faces)")
+        speed = metadata.extra.get("speed")
+        if speed:
+            lines.append(f"  {speed['ms_per_face_batch1']} ms per face at batch 1 on {speed['threads']} CPU threads "
+                         f"({speed['runtime']})")
         if metadata.calibration:
             lines.append(f"  calibration temperature {metadata.temperature:.3f} (fitted on "
                          f"{metadata.calibration.get('fitted_on', '?')})")
@@ -76,6 +88,13 @@ class Pretrained(Enum):
 
     PCNN_MBV2_FERPLUS = PretrainedEntry("pcnn_mbv2_ferplus", "pcnn_mbv2_ferplus")
     DEFAULT = PCNN_MBV2_FERPLUS
+
+    def __getattr__(self, attribute: str):
+        """The entry's own attributes on the member, as torchvision's weight enums offer them:
+        `Pretrained.DEFAULT.load()`, `Pretrained.DEFAULT.metadata`."""
+        if attribute.startswith("_"):
+            raise AttributeError(attribute)
+        return getattr(self.value, attribute)
 
     @classmethod
     def names(cls) -> list[str]:

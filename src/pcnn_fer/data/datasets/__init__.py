@@ -24,6 +24,7 @@ READER_MODULES: dict[str, str] = {
     "fer2013": "fer2013",
     "ferplus": "ferplus",
     "ckplus": "ckplus",
+    "ckplus48": "ckplus48",
     "jaffe": "jaffe",
     "affectnet": "affectnet",
     "folder": "folder",
