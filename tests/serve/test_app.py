@@ -107,7 +107,7 @@ def test_min_score_drops_unsure_faces(serve, tiny_model_dir, encoded):
     client = serve(Recognizer(load_model(tiny_model_dir), detector=TwoFaces()))
     assert len(client.post("/v1/analyze", content=encoded()).json()["faces"]) == 2
     (kept,) = client.post("/v1/analyze?min_score=0.9", content=encoded()).json()["faces"]
-    assert kept["score"] == pytest.approx(0.99)
+    assert kept["detection_score"] == pytest.approx(0.99)
     _error(client.post("/v1/analyze?min_score=1.5", content=encoded()), 422, "invalid_parameter")
 
 
@@ -182,7 +182,9 @@ def test_a_full_queue_answers_503_with_retry_after(serve, recognizer, encoded):
     batcher = client.app.state.batcher
     pixels = np.zeros((8, 8, 3), np.uint8)
     waiting = [batcher.submit(pixels, "held")]
+    deadline = time.monotonic() + 30
     while batcher.depth:  # until the model thread has taken it and waits at the gate
+        assert time.monotonic() < deadline, "the model thread never took the first image"
         time.sleep(0.01)
     with pytest.raises(QueueFull):
         for _ in range(10):
