@@ -48,7 +48,7 @@ def score(recognizer: Recognizer, photos: list[tuple[str, str]]) -> tuple[float,
         if not faces:
             missing += 1
             continue
-        surest = max(faces, key=lambda face: face.score)
+        surest = max(faces, key=lambda face: face.detection_score)
         correct[label] += canonical_name(surest.label) == label
     return sum(correct.values()) / len(photos), correct, missing
 

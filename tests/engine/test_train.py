@@ -252,3 +252,12 @@ def test_class_balance_wild_augmentation_and_distillation_run_together(tmp_path,
     torch.testing.assert_close(criteria[0].logit_bias, torch.full((3,), 1 / 3).log())
     torch.testing.assert_close(criteria[0].class_weights, torch.ones(3))
     assert (student / "selected" / "model.safetensors").is_file()
+
+
+def test_a_model_trained_on_a_dataset_of_known_framing_records_it(tmp_path, monkeypatch):
+    from pcnn_fer.faces.framing import FER2013_FRAMING
+
+    samples = make_shapes(train_per_class=2, test_per_class=1, size=48)
+    monkeypatch.setitem(fold_trainer.DATASET_FRAMINGS, samples.name, FER2013_FRAMING)
+    run = train(tiny_config(tmp_path), samples=samples)
+    assert load_model(model_of(run)).metadata.framing == FER2013_FRAMING.to_dict()

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
+import pytest
+from PIL import Image
 
 from pcnn_fer.faces.align import box_matrix
 from pcnn_fer.inference.draw import (
@@ -11,9 +15,12 @@ from pcnn_fer.inference.draw import (
     BOX_COLOUR,
     FONT,
     ORGAN_COLOUR,
+    TOP_CLASSES,
+    Annotator,
+    Layout,
     annotate,
     heat_layer,
-    panel_rects,
+    layout,
     place_panels,
     text_style,
 )
@@ -25,7 +32,7 @@ SEVEN = {"neutral": 0.05, "happiness": 0.55, "surprise": 0.1, "sadness": 0.05, "
 
 
 def record(**changes) -> FaceResult:
-    fields = dict(input="a.jpg", face=0, box=(60.0, 40.0, 140.0, 120.0), score=1.0, label="happiness",
+    fields = dict(input="a.jpg", face=0, box=(60.0, 40.0, 140.0, 120.0), detection_score=1.0, label="happiness",
                   probabilities={"neutral": 0.2, "happiness": 0.7, "sadness": 0.1},
                   landmarks=((80.0, 70.0), (120.0, 70.0), (np.nan, np.nan), (85.0, 100.0), (115.0, 100.0)))
     fields.update(changes)
@@ -53,6 +60,11 @@ def test_records_without_a_face_draw_nothing_and_explain_overlays_the_heat_map()
     assert (explained[180:, :50] == 128).all()
 
 
+def panels_of(image_shape, faces, **options) -> list:
+    """Where annotate puts each face's panel."""
+    return layout(image_shape, faces, **options).panels
+
+
 def overlap(a, b) -> int:
     return max(0, min(a[2], b[2]) - max(a[0], b[0])) * max(0, min(a[3], b[3]) - max(a[1], b[1]))
 
@@ -69,16 +81,17 @@ def test_panels_cover_no_face_and_no_other_panel():
 def test_a_panel_slides_along_its_face_past_the_face_in_the_way():
     footprints = [(0, 0, 60, 100), (60, 0, 100, 50)]  # B sits right of A's top half
     assert place_panels(footprints[:1], [(30, 40)], (100, 100, 3)) == [(64, 0, 94, 40)]  # right of A
-    panels = place_panels(footprints, [(30, 40), (30, 30)], (100, 100, 3))
-    assert panels[0] == (64, 60, 94, 100)  # still right of A, slid below B
-    assert overlap(panels[0], footprints[1]) == overlap(panels[1], footprints[0]) == overlap(*panels) == 0
+    # Still right of A, slid below B; B's panel then has no free spot left (the 36 x 46 corner holds one panel).
+    assert place_panels(footprints, [(30, 40), (30, 30)], (100, 100, 3)) == [(64, 60, 94, 100), None]
 
 
-def test_a_panel_with_no_free_spot_covers_least_and_its_own_face_before_another():
-    assert place_panels([(0, 0, 100, 80)], [(50, 50)], (100, 100, 3)) == [(50, 50, 100, 100)]  # 30 rows covered
+def test_a_face_without_a_free_spot_beside_it_gets_no_panel():
+    assert place_panels([(0, 0, 100, 80)], [(50, 50)], (100, 100, 3)) == [None]  # 16 rows below: too few
+    assert place_panels([(0, 0, 100, 80)], [(50, 10)], (100, 100, 3)) == [(0, 84, 50, 94)]
     footprints = [(0, 0, 50, 100), (50, 0, 100, 100)]  # the faces fill the image
-    first, second = place_panels(footprints, [(30, 30)] * 2, (100, 100, 3))
-    assert overlap(first, footprints[1]) == overlap(second, footprints[0]) == overlap(first, second) == 0
+    assert place_panels(footprints, [(30, 30)] * 2, (100, 100, 3)) == [None, None]
+    assert place_panels([(0, 0, 40, 40), (60, 60, 100, 100)], [(20, 20), None], (100, 100, 3)) == [(44, 0, 64, 20),
+                                                                                                    None]
 
 
 def test_a_panel_does_not_cover_the_face_next_to_it():
@@ -88,7 +101,7 @@ def test_a_panel_does_not_cover_the_face_next_to_it():
     drawn = annotate(image, faces)
     for x0, y0, x1, y1 in (tuple(round(v) for v in box) for box in boxes):
         assert (drawn[y0 + 2:y1 - 1, x0 + 2:x1 - 1] == 128).all()  # inside each box: the face alone
-    panels = panel_rects(image.shape, faces)
+    panels = panels_of(image.shape, faces)
     assert all(overlap(panel, (b[0], b[1], b[2] + 1, b[3] + 1)) == 0 for panel in panels for b in boxes)
     assert all(overlap(a, b) == 0 for i, a in enumerate(panels) for b in panels[i + 1:])
 
@@ -107,7 +120,7 @@ def bar_rows(panel: np.ndarray, colours) -> list[slice]:
 def test_each_bar_has_its_value_written_beside_it():
     image = np.full((360, 640, 3), 128, dtype=np.uint8)
     face = record(probabilities=SEVEN, label="happiness", landmarks=None)
-    x0, y0, x1, y1 = panel_rects(image.shape, [face])[0]
+    x0, y0, x1, y1 = panels_of(image.shape, [face])[0]
     panel = annotate(image, [face])[y0:y1, x0:x1]
     runs, bar = bar_rows(panel, (BAR_COLOUR, BOX_COLOUR))
     assert len(runs) == len(SEVEN)
@@ -130,10 +143,10 @@ def test_organ_shares_add_a_five_bar_chart_only_when_the_record_has_them():
     shares = dict(zip(ORGANS, (0.3, 0.25, 0.15, 0.1, 0.2)))
     with_organs, without = record(organ_contributions=shares), record()
     for face, bars in ((with_organs, 5), (without, 0)):
-        x0, y0, x1, y1 = panel_rects(image.shape, [face])[0]
+        x0, y0, x1, y1 = panels_of(image.shape, [face])[0]
         runs, _ = bar_rows(annotate(image, [face])[y0:y1, x0:x1], (ORGAN_COLOUR,))
         assert len(runs) == bars
-    taller = panel_rects(image.shape, [with_organs])[0][3] - panel_rects(image.shape, [without])[0][3]
+    taller = panels_of(image.shape, [with_organs])[0][3] - panels_of(image.shape, [without])[0][3]
     assert taller == 6 * text_style(image.shape).row  # a heading and the five organs, below the class bars
 
 
@@ -170,7 +183,7 @@ def test_heat_fades_out_at_the_crop_edge():
 
 
 def test_explain_draws_a_colour_scale_and_names_the_explained_class():
-    image = np.full((200, 300, 3), 128, dtype=np.uint8)
+    image = np.full((240, 400, 3), 128, dtype=np.uint8)
     heat = np.zeros((96, 96), dtype=np.float32)
     heat[40:60, 40:60] = 1.0
     face = explained_face(heat)
@@ -180,6 +193,69 @@ def test_explain_draws_a_colour_scale_and_names_the_explained_class():
         rows, columns = np.nonzero((explained == colour).all(axis=-1))
         assert len(rows) and (columns > 200).all() and (rows.max() < 80 or rows.min() > 120)
         assert not (plain == colour).all(axis=-1).any()
-    title = panel_rects(image.shape, [face], explain=True)[0]
-    assert title[3] - title[1] - (lambda r: r[3] - r[1])(panel_rects(image.shape, [face])[0]) == \
+    title = panels_of(image.shape, [face], explain=True)[0]
+    assert title[3] - title[1] - (lambda r: r[3] - r[1])(panels_of(image.shape, [face])[0]) == \
         text_style(image.shape).row  # the "Grad-CAM: happiness" title row
+
+
+def crowd(count: int, columns: int, tile: int) -> tuple[tuple[int, int, int], list[FaceResult]]:
+    """A group photo's records: `count` faces of 45-60 % of a `tile`-pixel cell, each a little off its cell's
+    centre, with seven class probabilities and five organ shares each."""
+    rng = np.random.default_rng(count)
+    faces = []
+    for i in range(count):
+        row, column = divmod(i, columns)
+        side = tile * rng.uniform(0.45, 0.6)
+        x0, y0 = (np.array([column, row]) + 0.5 + rng.uniform(-0.1, 0.1, 2)) * tile - side / 2
+        probabilities = dict(zip(SEVEN, rng.dirichlet(np.ones(len(SEVEN))).tolist()))
+        faces.append(record(face=i, box=(x0, y0, x0 + side, y0 + side), landmarks=None,
+                            label=max(probabilities, key=probabilities.get), probabilities=probabilities,
+                            organ_contributions=dict(zip(ORGANS, rng.dirichlet(np.ones(len(ORGANS))).tolist()))))
+    return (math.ceil(count / columns) * tile, columns * tile, 3), faces
+
+
+def assert_every_label_readable(plan: Layout, faces: list[FaceResult], image_shape: tuple[int, ...]) -> None:
+    """Each face's tag names its label, lies inside the image and is covered by no other tag, no panel and no
+    heat scale; panels cover no box and no other panel."""
+    height, width = image_shape[:2]
+    tags = [tag.rect for tag in plan.tags]
+    panels = [panel for panel in plan.panels if panel is not None]
+    covers = panels + ([plan.heat_scale] if plan.heat_scale is not None else [])
+    assert len(tags) == len(faces)
+    for i, (tag, face) in enumerate(zip(plan.tags, faces)):
+        assert tag.text.split()[0] == face.label
+        assert tag.rect[0] >= 0 and tag.rect[1] >= 0 and tag.rect[2] <= width and tag.rect[3] <= height
+        assert [j for j, other in enumerate(tags) if j != i and overlap(tag.rect, other)] == []
+        assert [cover for cover in covers if overlap(tag.rect, cover)] == []
+    for i, panel in enumerate(panels):
+        assert [box for box in plan.boxes if overlap(panel, box)] == []
+        assert [other for other in panels[i + 1:] if overlap(panel, other)] == []
+
+
+@pytest.mark.parametrize("explain", [False, True], ids=["plain", "explained"])
+@pytest.mark.parametrize("count, columns, tile", [(10, 5, 200), (20, 5, 200), (50, 10, 128)])
+def test_no_label_is_covered_in_a_crowd(count: int, columns: int, tile: int, explain: bool):
+    shape, faces = crowd(count, columns, tile)
+    assert_every_label_readable(layout(shape, faces, explain=explain), faces, shape)
+
+
+def test_a_face_filling_its_photo_keeps_its_label_clear_and_gets_the_panel_that_fits():
+    face = record(box=(107.0, 104.0, 383.0, 483.0), landmarks=None, probabilities=SEVEN,
+                  organ_contributions=dict(zip(ORGANS, (0.3, 0.25, 0.15, 0.1, 0.2))))  # a 512 px portrait
+    plan = layout((512, 512, 3), [face])
+    assert_every_label_readable(plan, [face], (512, 512, 3))
+    (rows,) = plan.rows
+    assert [row.text for row in rows] == sorted(SEVEN, key=SEVEN.get, reverse=True)[:TOP_CLASSES]
+    wide = layout((512, 1024, 3), [face])  # room beside the face: the full panel, classes and organs
+    assert len(wide.rows[0]) == len(SEVEN) + 1 + len(ORGANS)
+
+
+def test_box_and_label_only_draws_no_panel(tmp_path):
+    image = np.full((200, 400, 3), 128, dtype=np.uint8)
+    plain = layout(image.shape, [record()], panels=False)
+    assert plain.panels == [None] and plain.tags == layout(image.shape, [record()]).tags
+    target = Annotator(tmp_path, panels=False).image("a.png", image, [record()])
+    drawn = np.asarray(Image.open(target))
+    assert (drawn[40:121, 60] != 128).any(axis=1).all()  # the box's left edge
+    assert not (drawn == BAR_COLOUR).all(axis=-1).any()  # no probability bar, which the panel would draw:
+    assert (annotate(image, [record()]) == BAR_COLOUR).all(axis=-1).any()

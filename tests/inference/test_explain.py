@@ -6,9 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from pcnn_fer.data.images import load_image
 from pcnn_fer.faces.align import box_matrix
+from pcnn_fer.faces.detect import Detection
 from pcnn_fer.inference.explain import grad_cam, heatmap_to_source, organ_shares
 from pcnn_fer.inference.recognizer import Recognizer
+from pcnn_fer.models.organs import ORGANS
 from pcnn_fer.models.storage import load_model
 
 
@@ -58,3 +61,40 @@ def test_the_recognizer_attaches_heat_maps_when_asked(model):
     assert explained.matrix.shape == (2, 3)
     assert explained.probabilities == pytest.approx(plain.probabilities, abs=1e-6)
     assert explained.heatmap.max() > 0
+
+
+def mouth_evidence(recognizer: Recognizer, image: np.ndarray, detection: Detection, label: str) -> tuple[float, float]:
+    """For `label`: the mouth's organ share, and the share of the face's Grad-CAM heat lying over the mouth's crop."""
+    size = recognizer.config.input_size
+    crop, _ = recognizer.framing.cut(image, detection, size, recognizer.box_margin)
+    batch = recognizer.to_tensor([crop])
+    target = recognizer.class_names.index(label)
+    with torch.inference_mode():
+        organ_probabilities = recognizer.model(batch).per_organ_logits.softmax(-1).numpy()
+    share = organ_shares(organ_probabilities, np.array([target]))[0, ORGANS.index("mouth")]
+    heat = grad_cam(recognizer.model, batch, [target])[0]
+    y0, y1, x0, x1 = recognizer.config.layout.boxes["mouth"].pixels(size, size)
+    return float(share), float(heat[y0:y1, x0:x1].sum() / heat.sum())
+
+
+@pytest.mark.network
+def test_organ_shares_and_grad_cam_both_find_a_smile_at_the_mouth_and_both_lose_it_when_it_is_covered(pyfeat_data):
+    recognizer = Recognizer.from_pretrained()  # trained weights: a random model has no smile to find
+    image = load_image(pyfeat_data / "0-f15-hao-ph.jpg")
+    (face,) = recognizer.predict(image)
+    assert face.label == "happiness"
+    assert max(face.organ_contributions, key=face.organ_contributions.get) == "mouth"
+    detection = recognizer.detector.detect(image)[0]
+    share, heat = mouth_evidence(recognizer, image, detection, "happiness")
+    mouth = recognizer.config.layout.boxes["mouth"]
+    assert heat > 1.4 * (mouth.bottom - mouth.top) * (mouth.right - mouth.left)  # hotter than its area's due
+
+    (left_x, left_y), (right_x, right_y) = detection.landmarks[3:]
+    width = right_x - left_x
+    covered = image.copy()  # a grey patch over the lips and around them, below the nose
+    covered[round(min(left_y, right_y) - 0.35 * width):round(max(left_y, right_y) + 0.45 * width),
+            round(left_x - 0.25 * width):round(right_x + 0.25 * width)] = 128
+    # The same detection, so that only the pixels differ, not where the face is cut.
+    covered_share, covered_heat = mouth_evidence(recognizer, covered, detection, "happiness")
+    assert covered_share < share / 4  # measured: 0.38 -> 0.02
+    assert covered_heat < 0.7 * heat  # measured: 60 % -> 29 % of the heat

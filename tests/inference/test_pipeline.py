@@ -12,7 +12,13 @@ from PIL import Image
 
 import pcnn_fer.inference.pipeline as pipeline
 from pcnn_fer.inference.draw import Annotator
-from pcnn_fer.inference.pipeline import PredictionSummary, PredictOptions, expand_inputs, run_predictions
+from pcnn_fer.inference.pipeline import (
+    PredictionInterrupted,
+    PredictionSummary,
+    PredictOptions,
+    expand_inputs,
+    run_predictions,
+)
 from pcnn_fer.inference.recognizer import Recognizer
 from pcnn_fer.inference.writers import RecordWriter
 
@@ -154,6 +160,46 @@ def test_annotated_copies_keep_their_format_or_become_png_and_are_numbered_on_sh
     assert Image.open(annotated / "x-3.png").size == (96, 96)
     capture = cv2.VideoCapture(str(annotated / "x.mp4"))
     assert capture.get(cv2.CAP_PROP_FRAME_COUNT) == 3 and capture.get(cv2.CAP_PROP_FPS) == pytest.approx(2.5)
+
+
+class InterruptingStream(io.StringIO):
+    """Records as text, until the `after`-th write, which Ctrl-C interrupts."""
+
+    def __init__(self, after: int) -> None:
+        super().__init__()
+        self.after = after
+
+    def write(self, text: str) -> int:
+        self.after -= 1
+        if self.after == 0:
+            raise KeyboardInterrupt
+        return super().write(text)
+
+
+def test_an_interrupted_video_leaves_its_annotated_copy_under_the_partial_name_and_says_how_far(crops, tmp_path):
+    photo = str(write_image(tmp_path / "face.png", 0))
+    clip = str(write_video(tmp_path / "clip.mp4", 10, seed=1))
+    annotated = tmp_path / "annotated"
+    stream = InterruptingStream(after=5)  # the photo's record, then 3 of the clip's frames
+    with pytest.raises(PredictionInterrupted) as stopped:
+        run_predictions(crops, [photo, clip, photo], RecordWriter(stream, "jsonl", crops.class_names),
+                        Annotator(annotated), PredictOptions(show_progress=False, batch_size=1))
+    stop = stopped.value
+    assert isinstance(stop, KeyboardInterrupt)  # callers that only know Ctrl-C still see one
+    assert (stop.current, stop.frames, stop.summary) == (clip, 3, PredictionSummary(ok=1, faces=1))
+    assert stop.unfinished == (annotated / "clip.partial.mp4",)
+    assert sorted(p.name for p in annotated.iterdir()) == ["clip.partial.mp4", "face.png"]
+    capture = cv2.VideoCapture(str(stop.unfinished[0]))  # finished as a file: it plays, with the frames done
+    assert capture.isOpened() and capture.get(cv2.CAP_PROP_FRAME_COUNT) == 3
+    assert len(stream.getvalue().splitlines()) == 4
+
+
+def test_an_interrupted_image_batch_names_the_first_image_not_done(crops, tmp_path):
+    photos = [str(write_image(tmp_path / f"face{i}.png", i)) for i in range(4)]
+    with pytest.raises(PredictionInterrupted) as stopped:
+        run_predictions(crops, photos, RecordWriter(InterruptingStream(after=4), "jsonl", crops.class_names),
+                        options=PredictOptions(show_progress=False, batch_size=2))
+    assert (stopped.value.current, stopped.value.frames, stopped.value.summary.ok) == (photos[3], None, 3)
 
 
 @pytest.mark.parametrize("options", [dict(every=0), dict(batch_size=0), dict(smooth=0.0), dict(smooth=1.5)])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import warnings
 
 import cv2
 import numpy as np
@@ -18,6 +19,7 @@ from pcnn_fer.faces.framing import FaceFraming
 from pcnn_fer.inference.recognizer import Recognizer
 from pcnn_fer.models.organs import ORGANS
 from pcnn_fer.models.storage import load_model
+from pcnn_fer.weights.pretrained import Pretrained
 
 BAD_IMAGES = ("zero_byte", "truncated_jpeg", "text_as_jpg", "bomb_png", "animated_gif")
 
@@ -150,7 +152,7 @@ def test_detections_are_aligned_and_carried_into_the_records(model, recognizer):
     scene = np.zeros((200, 320, 3), dtype=np.uint8)
     scene[20:116, 200:296] = face_pixels(8)
     faces = aligning.predict(scene)
-    assert [f.score for f in faces] == [0.99, 0.8, 0.5]
+    assert [f.detection_score for f in faces] == [0.99, 0.8, 0.5]
     assert faces[0].landmarks[2] == pytest.approx(tuple(DEFAULT_TEMPLATE.pixels(96)[2] + [200.0, 20.0]))
     assert np.isnan(faces[1].landmarks[2]).all() and faces[2].landmarks is None
     # The first face sits exactly on the template at 96 px: alignment is the identity shift, so the crop is the
@@ -163,7 +165,7 @@ def test_detections_are_aligned_and_carried_into_the_records(model, recognizer):
 def test_min_score_drops_unsure_detections(model):
     recognizer = Recognizer(model, detector=_FakeDetector(), min_score=0.85)
     (face,) = recognizer.predict(np.zeros((200, 320, 3), dtype=np.uint8))
-    assert face.score == 0.99 and face.face == 0
+    assert face.detection_score == 0.99 and face.face == 0
 
 
 def test_predict_batch_equals_one_by_one_and_batches_detection(model):
@@ -281,6 +283,27 @@ def test_the_framing_travels_in_the_model_metadata(model, tmp_path):
     directory = model.save_pretrained(tmp_path / "model", metadata={"framing": framing.to_dict()})
     assert Recognizer.from_pretrained(directory, detector=None).framing == framing
     assert Recognizer(model, detector=None).framing == FaceFraming()
+
+
+def test_a_model_without_framing_is_used_with_a_warning_that_says_so(model):
+    with pytest.warns(UserWarning, match="records no face framing"):
+        assert Recognizer(model, detector=None).framing == FaceFraming()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a framing given, or recorded, needs no warning
+        Recognizer(model, detector=None, framing=FaceFraming(grey=True))
+
+
+def test_the_shipped_model_saved_again_is_fed_and_calibrated_as_shipped(tmp_path):
+    shipped = Pretrained.DEFAULT.value
+    shipped.load().save_pretrained(tmp_path / "saved")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        original = Recognizer.from_pretrained(shipped.path, detector=None)
+        saved = Recognizer.from_pretrained(tmp_path / "saved", detector=None)
+    assert saved.framing == original.framing and saved.framing.grey
+    assert saved.temperature == original.temperature != 1.0
+    crop = face_pixels(16, size=120)
+    assert saved.predict(crop)[0].probabilities == pytest.approx(original.predict(crop)[0].probabilities, abs=1e-6)
 
 
 def test_a_grey_low_resolution_framing_feeds_the_model_what_it_was_trained_on(model):

@@ -13,7 +13,7 @@ from pcnn_fer.inference.results import FaceResult
 
 
 def test_a_face_record_serialises_without_nan_and_without_drawing_aids():
-    face = FaceResult(input="a.jpg", face=0, box=(1.0, 2.0, 30.5, 40.25), score=0.98765432,
+    face = FaceResult(input="a.jpg", face=0, box=(1.0, 2.0, 30.5, 40.25), detection_score=0.98765432,
                       landmarks=((5.0, 6.0), (math.nan, math.nan), (7.0, 8.0), (9.0, 10.0), (11.0, 12.0)),
                       label="happiness", probabilities={"neutral": 0.25, "happiness": 0.75},
                       organ_contributions={"mouth": 1.0}, heatmap=np.ones((4, 4)), matrix=np.eye(2, 3))
@@ -21,7 +21,7 @@ def test_a_face_record_serialises_without_nan_and_without_drawing_aids():
     assert json.loads(json.dumps(record, allow_nan=False)) == record
     assert record["landmarks"][1] is None and record["landmarks"][0] == [5.0, 6.0]
     assert record["status"] == "face" and record["label"] == "happiness" and face.confidence == 0.75
-    assert record["score"] == pytest.approx(0.98765, abs=1e-9)
+    assert record["detection_score"] == pytest.approx(0.98765, abs=1e-9)
     assert "heatmap" not in record and "matrix" not in record and "frame" not in record
 
 
@@ -39,9 +39,20 @@ def test_no_face_error_and_video_records():
 def test_a_face_record_and_its_detection_serialise_alike():
     points = np.array([[5.123, 6.0], [np.nan, np.nan], [7.0, 8.456], [9.0, 10.0], [11.0, 12.0]])
     detection = Detection((1.004, 2.0, 30.5, 40.25), 0.987654, points)
-    face = FaceResult(input="a.jpg", face=0, box=detection.box, score=detection.score,
+    face = FaceResult(input="a.jpg", face=0, box=detection.box, detection_score=detection.score,
                       landmarks=tuple(map(tuple, detection.landmarks.tolist())), label="a", probabilities={"a": 1.0})
     record, found = face.to_dict(), detection.to_dict()
-    assert (record["box"], record["score"]) == (found["box"], found["score"]) == ([1.0, 2.0, 30.5, 40.25], 0.98765)
+    assert (record["box"], record["detection_score"]) == (found["box"], found["score"]) == ([1.0, 2.0, 30.5, 40.25],
+                                                                                          0.98765)
     assert found["landmarks"] == dict(zip(LANDMARK_NAMES, record["landmarks"]))
     assert record["landmarks"][:3] == [[5.12, 6.0], None, [7.0, 8.46]]
+
+
+def test_the_detectors_score_is_named_apart_from_the_labels_probability():
+    face = FaceResult(input="a.jpg", face=0, box=(0.0, 0.0, 8.0, 8.0), detection_score=1.0, label="happiness",
+                      probabilities={"neutral": 0.36, "happiness": 0.64})
+    record = face.to_dict()
+    assert "score" not in record  # a bare "score" beside the label read as the label's certainty
+    assert (record["detection_score"], record["label"], record["probabilities"]["happiness"]) == (1.0, "happiness",
+                                                                                                  0.64)
+    assert list(record)[2:6] == ["face", "box", "detection_score", "landmarks"]

@@ -92,3 +92,18 @@ def test_float16_storage_halves_the_file_and_loads_back_as_float32(tmp_path: Pat
     images = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(loaded(images).logits, model(images).logits, atol=5e-2, rtol=5e-2)
+
+
+def test_a_loaded_model_saved_again_keeps_what_its_directory_said(tmp_path: Path) -> None:
+    metadata = {"framing": {"template": {"points": [[0.3, 0.4], [0.7, 0.4], [0.5, 0.6], [0.35, 0.8], [0.65, 0.8]]},
+                            "grey": True, "working_size": 48},
+                "calibration": {"temperature": 1.4, "fitted_on": "val"},
+                "metrics": {"test": {"accuracy": 0.85}}, "training": {"epochs": 30}}
+    create_model("pcnn_mbv2", num_classes=3).save_pretrained(tmp_path / "first", metadata=metadata)
+
+    load_model(tmp_path / "first").save_pretrained(tmp_path / "again")
+
+    assert load_model(tmp_path / "again").metadata.to_dict() == metadata
+    explicit = {"dataset": "rafdb"}  # metadata given to save replaces the model's own
+    load_model(tmp_path / "first").save_pretrained(tmp_path / "explicit", metadata=explicit)
+    assert load_model(tmp_path / "explicit").metadata.to_dict() == explicit

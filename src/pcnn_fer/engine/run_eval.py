@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pcnn_fer.data.datasets import load_dataset, reader_options
-from pcnn_fer.data.protocols import official_split
+from pcnn_fer.data.protocols import NoOfficialSplitError, official_split
 from pcnn_fer.data.sample import SampleSet
 from pcnn_fer.data.subsets import ChallengeSubset
 from pcnn_fer.engine.checkpoint import FOLD_PREFIX, RECIPE_FILE, RESULT_FILE, SELECTED, RunDir, model_of
@@ -192,7 +192,12 @@ def _split(samples: SampleSet, split: str, hint: str = "use --split all") -> Sam
     """The official `split` of `samples` ("all": every sample), or an error naming the splits there are."""
     if split == "all":
         return samples
-    parts = official_split(samples)
+    try:
+        parts = official_split(samples)
+    except NoOfficialSplitError:
+        # The reader's advice names training protocols; what eval offers is the hint.
+        raise ValueError(f"{samples.name} has no official split (its samples carry none), so no {split!r} part; "
+                         f"{hint}") from None
     if split not in parts:
         raise ValueError(f"{samples.name} has no {split!r} split (it has {', '.join(parts)}); {hint}")
     return parts[split]

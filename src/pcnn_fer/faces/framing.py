@@ -67,3 +67,7 @@ FER2013_FRAMING = FaceFraming(
                                    (0.6509, 0.7812)),
                            weights=(4.0, 4.0, 1.0, 1.0, 1.0)),
     grey=True, working_size=48)
+
+# How each dataset's faces are framed, where a dataset fixes it: a model trained on one is fed faces cut the same
+# way (training records it in the model's metadata; other datasets leave it to the Recognizer's default).
+DATASET_FRAMINGS: dict[str, FaceFraming] = {"ferplus": FER2013_FRAMING, "fer2013": FER2013_FRAMING}

@@ -1,4 +1,15 @@
-"""Why the model said what it said: each sense organ's share of the vote, and Grad-CAM on the global branch."""
+"""Why the model said what it said: each sense organ's share of the vote, and Grad-CAM on the global branch.
+
+The two answer different questions, so they can disagree on one face (heat on the chin, the eyes' share
+largest):
+- an organ's share is how strongly that organ's own branch, seeing only its fixed crop of the aligned face
+  (models.regions), backs the label, against the other four organs. It says nothing of regions outside the five
+  crops, nor of how much the main head, which decides the label, relied on that organ.
+- Grad-CAM is where on the whole face the global branch's features raised the main head's logit for the label,
+  scaled to the face's own peak: it may light a region outside every organ crop, and it shows where, not how much.
+Where the answer is known they agree: on a smiling face both point at the mouth, and covering the mouth lowers
+both there (tests/inference/test_explain.py).
+"""
 
 from __future__ import annotations
 

@@ -64,6 +64,20 @@ class PredictionSummary:
         self.faces += faces
 
 
+class PredictionInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped `run_predictions` (the command line makes SIGTERM the same); says how far the run got.
+
+    `summary` counts the inputs done, `current` is the input in progress (None when every input was done),
+    `frames` the frames of it processed when it is a video, and `unfinished` the files left under their partial
+    names (pcnn_fer.atomic.partial_path): what was written so far, playable and readable, but marked incomplete.
+    """
+
+    def __init__(self, summary: PredictionSummary, current: str | None, frames: int | None = None,
+                 unfinished: tuple[Path, ...] = ()) -> None:
+        super().__init__(f"interrupted in {current}" if current else "interrupted")
+        self.summary, self.current, self.frames, self.unfinished = summary, current, frames, unfinished
+
+
 def expand_inputs(paths: Iterable[str]) -> list[str]:
     """Files as given, folders searched recursively for images and videos, globs expanded (sorted).
 
@@ -89,7 +103,8 @@ def run_predictions(recognizer: Recognizer, inputs: Sequence[str], writer: Recor
     in their order.
 
     With an `annotator`, annotated copies are written too, with Grad-CAM when it explains. Unreadable inputs
-    are failures of their own and never stop the run.
+    are failures of their own and never stop the run. Ctrl-C raises PredictionInterrupted, which says how far the
+    run got (a webcam's Ctrl-C only ends the webcam).
     """
     summary = PredictionSummary()
     bar = progress(None, len(inputs), enabled=options.show_progress, unit="input")
@@ -110,21 +125,27 @@ def run_predictions(recognizer: Recognizer, inputs: Sequence[str], writer: Recor
             bar.update(1)
         pending.clear()
 
-    # Consecutive images are batched together; output follows the order of the inputs.
-    for path in inputs:
-        if not (is_video(path) or path.startswith(WEBCAM_PREFIX)):
-            pending.append(path)
-            if len(pending) == options.batch_size:
-                flush()
-            continue
+    try:
+        # Consecutive images are batched together; output follows the order of the inputs.
+        for path in inputs:
+            if not (is_video(path) or path.startswith(WEBCAM_PREFIX)):
+                pending.append(path)
+                if len(pending) == options.batch_size:
+                    flush()
+                continue
+            flush()
+            bar.set_postfix_str(Path(path).name)
+            _predict_video(recognizer, path, writer, annotator, options, summary)
+            bar.update(1)
         flush()
-        bar.set_postfix_str(Path(path).name)
-        ok, faces, skipped = _predict_video(recognizer, path, writer, annotator, options)
-        summary.add(ok, faces)
-        summary.skipped_frames += skipped
-        bar.update(1)
-    flush()
-    bar.close()
+    except PredictionInterrupted:
+        raise
+    except KeyboardInterrupt:
+        # Inputs are done in their order and each is counted once: the one in progress follows those counted.
+        done = summary.ok + summary.failed
+        raise PredictionInterrupted(summary, inputs[done] if done < len(inputs) else None) from None
+    finally:
+        bar.close()
     return summary
 
 
@@ -139,11 +160,12 @@ def _video_source(path: str) -> str | int:
 
 
 def _predict_video(recognizer: Recognizer, path: str, writer: RecordWriter, annotator: Annotator | None,
-                   options: PredictOptions) -> tuple[bool, int, int]:
-    """Write the records of one video's processed frames; (processed ok, face count, frames skipped)."""
-    faces = written = skipped = 0
+                   options: PredictOptions, summary: PredictionSummary) -> None:
+    """Write the records of one video's processed frames and count the video in `summary`."""
+    faces = written = skipped = processed = 0
     sink: VideoSink | None = None
     frame_bar = frames = None
+    complete = False  # read to its end (a webcam: until stopped), so that its annotated copy is whole
     source = _video_source(path)
     try:
         info = video_info(source)
@@ -163,27 +185,34 @@ def _predict_video(recognizer: Recognizer, path: str, writer: RecordWriter, anno
                 if sink is None:
                     sink = annotator.video(path, info.fps / options.every, frame.image.shape)
                 sink.write(frame.image, frame.faces)
+            processed += 1
             skipped += frame.skipped
             frame_bar.update(frame.skipped + 1)
             if skipped:
                 frame_bar.set_postfix_str(f"{skipped} skipped to keep up")
+        complete = True
     except (VideoError, OSError, ValueError) as error:
         # Records already written for earlier frames stay; the video counts as failed.
-        return (*_write_input(writer, path, [FaceResult(input=path, error=str(error))]), skipped)
+        summary.add(*_write_input(writer, path, [FaceResult(input=path, error=str(error))]))
+        summary.skipped_frames += skipped
+        return
     except KeyboardInterrupt:
-        if not isinstance(source, int):
-            raise  # a webcam runs until it is stopped; a file stopped early is an interruption
+        if not isinstance(source, int):  # a file stopped early is an interruption
+            raise PredictionInterrupted(summary, path, processed,
+                                        (sink.partial,) if sink is not None else ()) from None
+        complete = True  # a webcam runs until it is stopped
     finally:
         if frames is not None:
             frames.close()  # stops the frame reader at once, also when the run is interrupted
         if frame_bar is not None:
             frame_bar.close()
         if sink is not None:
-            sink.close()
+            sink.close(complete)
     # A video without a single face gets one 'no_face' record, like an image without one.
     if not written:
         writer.write([FaceResult(input=path)])
-    return True, faces, skipped
+    summary.add(True, faces)
+    summary.skipped_frames += skipped
 
 
 def _write_input(writer: RecordWriter, path: str, faces: list[FaceResult]) -> tuple[bool, int]:

@@ -6,6 +6,7 @@ A face given by the caller (boxes, or an image that is already an aligned crop) 
 from __future__ import annotations
 
 import time
+import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from pcnn_fer.faces.mtcnn import MTCNN
 from pcnn_fer.faces.registry import NO_DETECTOR, create_detector
 from pcnn_fer.inference.explain import grad_cam, organ_shares
 from pcnn_fer.inference.results import FaceResult
+from pcnn_fer.models.metadata import ModelMetadata
 from pcnn_fer.models.optimize import optimize_for_inference
 from pcnn_fer.models.organs import ORGANS
 from pcnn_fer.models.pcnn import PCNN, PCNNOutput
@@ -59,7 +61,8 @@ class Recognizer:
 
     Faces are cut as the model's metadata says (`framing`: landmark template, grey or colour, working
     resolution), and probabilities are softmax(logits / T) with the calibration temperature T of its metadata;
-    `framing` and `temperature` override them.
+    `framing` and `temperature` override them. A model whose metadata records no framing is fed the default
+    framing, with a warning.
     """
 
     def __init__(self, model: PCNN, detector: Detector | str | None = "mtcnn", *, backend: str = "torch",
@@ -94,7 +97,7 @@ class Recognizer:
                              f"(e.g. 0.95)")
         self.detector = self._make_detector(detector)
         metadata = model.metadata
-        self.framing = framing or (FaceFraming.from_dict(metadata.framing) if metadata.framing else FaceFraming())
+        self.framing = framing or _framing_of(metadata)
         self.temperature = float(temperature if temperature is not None else metadata.temperature)
         if not self.temperature > 0:
             raise ValueError(f"temperature must be positive, got {self.temperature}")
@@ -263,7 +266,7 @@ class Recognizer:
             records.append(FaceResult(
                 input=face.input, face=face.index, box=detection.box,
                 landmarks=None if detection.landmarks is None else tuple(map(tuple, detection.landmarks.tolist())),
-                score=detection.score, label=names[labels[i]],
+                detection_score=detection.score, label=names[labels[i]],
                 probabilities=dict(zip(names, probabilities[i].tolist())),
                 organ_contributions={} if shares is None else dict(zip(ORGANS, shares[i].tolist())),
                 heatmap=heatmaps[i], matrix=face.matrix))
@@ -287,6 +290,17 @@ class Recognizer:
         if not isinstance(detector, str):
             return detector
         return create_detector(detector, device=self.device) if detector == "mtcnn" else create_detector(detector)
+
+
+def _framing_of(metadata: ModelMetadata) -> FaceFraming:
+    """The framing the model's metadata records; else the default one, with a warning, since a model fed faces
+    framed unlike those it learnt from (another template, colour for grey) answers differently, often worse."""
+    if metadata.framing:
+        return FaceFraming.from_dict(metadata.framing)
+    warnings.warn("the model's metadata records no face framing (config.json: metadata.framing), so faces are cut "
+                  "with the default one (five-point template, colour, at the input size); if the model learnt from "
+                  "other crops, pass framing=FaceFraming(...) or save it with its framing", UserWarning, stacklevel=3)
+    return FaceFraming()
 
 
 def _names_of(images: Sequence[ImageInput], names: Sequence[str] | None) -> list[str]:

@@ -17,9 +17,15 @@ class FaceResult:
     failed, or is None when the input simply shows no face. `frame`/`time` are set for video frames and
     `track` when faces are tracked over time.
 
+    `detection_score` is how sure the face detector is that the box holds a face (MTCNN: a probability; Haar:
+    a count of merged raw detections), not how sure the model is of `label`: that is `confidence`, the label's
+    own probability.
+
     `organ_contributions` maps each organ to its share of the vote for `label`: organ k's own softmax
     probability for the label divided by the sum of those probabilities over the five organs, so the shares
-    sum to 1 and an organ above 1/5 backed the label more than the average organ did.
+    sum to 1 and an organ above 1/5 backed the label more than the average organ did. It is what each organ
+    branch says on its own, not where the main head looked; that is the Grad-CAM `heatmap`, and the two can
+    disagree (pcnn_fer.inference.explain says what each measures).
 
     `heatmap` (Grad-CAM in [0, 1], crop pixels) and `matrix` (source -> crop, 2x3) serve drawing and are
     left out of `to_dict`.
@@ -29,7 +35,7 @@ class FaceResult:
     face: int | None = None
     box: PixelBox | None = None
     landmarks: tuple[tuple[float, float], ...] | None = None
-    score: float | None = None
+    detection_score: float | None = None
     label: str | None = None
     probabilities: dict[str, float] = field(default_factory=dict)
     organ_contributions: dict[str, float] = field(default_factory=dict)
@@ -66,7 +72,8 @@ class FaceResult:
         if self.face is None:
             return record
         record["face"] = self.face
-        record.update(json_fields(self.box, self.score, self.landmarks))
+        where = json_fields(self.box, self.detection_score, self.landmarks)
+        record.update(box=where["box"], detection_score=where["score"], landmarks=where["landmarks"])
         record.update({
             "label": self.label,
             "probabilities": {k: round(v, 6) for k, v in self.probabilities.items()},

@@ -26,7 +26,8 @@ class RecordWriter:
         self.class_names = list(class_names)
         self._csv = None
         if fmt == "csv":
-            columns = (["input", "frame", "time", "track", "status", "error", "face", "x0", "y0", "x1", "y1", "score"]
+            columns = (["input", "frame", "time", "track", "status", "error", "face", "x0", "y0", "x1", "y1",
+                        "detection_score"]
                        + [f"landmark{i}_{axis}" for i in range(5) for axis in "xy"] + ["label"]
                        + [f"p_{name}" for name in self.class_names] + [f"organ_{name}" for name in ORGANS])
             self._csv = csv.DictWriter(stream, fieldnames=columns, extrasaction="raise")
@@ -44,7 +45,7 @@ class RecordWriter:
 
     def _row(self, record: dict) -> dict:
         row = {key: record.get(key) for key in ("input", "frame", "time", "track", "status", "error", "face",
-                                                "score", "label")}
+                                                "detection_score", "label")}
         if record.get("box"):
             row.update(zip(("x0", "y0", "x1", "y1"), record["box"]))
         for i, point in enumerate(record.get("landmarks") or []):

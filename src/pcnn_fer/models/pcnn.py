@@ -185,7 +185,7 @@ class PCNN(nn.Module):
         self.final_stage.load_state_dict(stage.state_dict())
 
     def save_pretrained(self, directory: str | Path, metadata: ModelMetadata | dict | None = None) -> Path:
-        """Write config JSON + safetensors; see pcnn_fer.models.storage."""
+        """Write config JSON + safetensors; `metadata` None keeps the model's own. See pcnn_fer.models.storage."""
         from pcnn_fer.models.storage import save_model
 
         return save_model(self, directory, metadata=metadata)

@@ -27,6 +27,8 @@ def save_model(model: PCNN, directory: str | Path, metadata: ModelMetadata | dic
                storage_dtype: torch.dtype | None = None) -> Path:
     """Write `model` to `directory`, each file atomically (pcnn_fer.atomic).
 
+    `metadata` None keeps the model's own (`model.metadata`, what load_model read), so a loaded model saved
+    again still says how it must be fed (framing, calibration) and how well it does.
     `storage_dtype` (e.g. torch.float16, half the size for a model shipped in a wheel) stores floating-point
     tensors in that type; loading casts them back to the model's float32.
     """
@@ -41,7 +43,7 @@ def save_model(model: PCNN, directory: str | Path, metadata: ModelMetadata | dic
         "pcnn_fer_version": __version__,
         "config": model.config.to_dict(),
         "num_parameters": count_parameters(model),
-        "metadata": _as_metadata(metadata).to_dict(),
+        "metadata": _as_metadata(model.metadata if metadata is None else metadata).to_dict(),
     }
     with atomic_path(directory / WEIGHTS_FILE) as partial:
         save_file(tensors, str(partial), metadata={"format": FORMAT})
@@ -107,6 +109,6 @@ def _stored(tensor: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
     return tensor.to(dtype) if dtype is not None and tensor.is_floating_point() else tensor
 
 
-def _as_metadata(metadata: ModelMetadata | dict | None) -> ModelMetadata:
+def _as_metadata(metadata: ModelMetadata | dict) -> ModelMetadata:
     """The record to store: given as one, or as the JSON object config.json keeps (checked the same way)."""
     return metadata if isinstance(metadata, ModelMetadata) else ModelMetadata.from_dict(metadata)

@@ -41,7 +41,7 @@ def image_answer(upload: Upload, image: np.ndarray, answer: BatchAnswer, options
                  decode_s: float) -> dict:
     """The JSON answer for one image: `pcnn-fer predict`'s records of its faces, its size and timings."""
     faces = [face for face in answer.faces
-             if face.status == "face" and (face.score is None or face.score >= options.min_score)]
+             if face.status == "face" and (face.detection_score is None or face.detection_score >= options.min_score)]
     height, width = image.shape[:2]
     result = {"input": upload.name, "width": width, "height": height,
               "faces": [face.to_dict() for face in faces],

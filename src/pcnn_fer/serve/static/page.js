@@ -111,7 +111,9 @@ function faceCards(result) {
     card.append(element("h3", {}, `Face ${index + 1}: ${face.label} (${percent(confidence)})`));
     card.append(probabilityBars(face));
     if (Object.keys(face.organ_contributions).length) {
-      card.append(element("p", { class: "help" }, "Share of the vote by sense organ"), organChart(face));
+      card.append(element("p", { class: "help" }, "Share of the vote by sense organ: how strongly each organ, "
+        + "judged on its own, backs this label. The heat map shows where the whole-face decision looked; "
+        + "the two can differ."), organChart(face));
     }
     list.append(card);
   });
@@ -133,6 +135,17 @@ function render(picture, result) {
   document.body.dataset.faces = String(result.faces.length);
 }
 
+function clearResult() {
+  // After an error the pane shows nothing: an earlier photo's faces would pass for the failed one's.
+  $("stage").hidden = true;
+  $("heat").hidden = true;
+  $("heat").removeAttribute("src");
+  $("boxes").replaceChildren();
+  $("faces").replaceChildren();
+  $("caption").textContent = "";
+  delete document.body.dataset.faces;
+}
+
 async function analyzeFiles(files) {
   for (const file of files) {
     status(`Analysing ${file.name}...`);
@@ -142,6 +155,7 @@ async function analyzeFiles(files) {
       render(picture, result);
       status(`${file.name}: ${result.faces.length} face(s).`);
     } catch (error) {
+      clearResult();
       status(`${file.name}: ${error.message}`, true);
     }
   }
@@ -160,6 +174,7 @@ async function sendFrame() {
     render(grab, await analyze(blob, "webcam.jpg"));
     status("Webcam: live.");
   } catch (error) {
+    clearResult();
     status(`Webcam: ${error.message}`, true);
   } finally {
     page.inFlight = false;
