@@ -29,7 +29,9 @@ def test_every_entry_is_well_formed(name: str) -> None:
     entry = PINNED_FILES[name]
     assert re.fullmatch(r"[a-z0-9_]+", name)
     assert HEX64.match(entry.archive.sha256) and HEX64.match(entry.sha256), "sha256 must be 64 lowercase hex digits"
-    assert VERSION.match(entry.archive.version) and entry.archive.requirement.endswith(f"=={entry.archive.version}")
+    separator = "@" if entry.archive.registry == "npm" else "=="
+    assert VERSION.match(entry.archive.version)
+    assert entry.archive.requirement == f"{entry.archive.package}{separator}{entry.archive.version}"
     assert entry.archive.package and " " not in entry.archive.package
     assert _relative(entry.member) and entry.filename
     assert all(_relative(f) and not f.endswith("/") for f in entry.files) and len(set(entry.files)) == len(entry.files)

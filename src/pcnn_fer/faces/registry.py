@@ -16,6 +16,7 @@ NO_DETECTOR = "none"
 _DETECTORS: dict[str, tuple[str, str]] = {
     "mtcnn": ("pcnn_fer.faces.mtcnn", "MTCNN.from_pretrained"),
     "haar": ("pcnn_fer.faces.haar", "HaarDetector"),
+    "blazeface": ("pcnn_fer.faces.blazeface", "BlazeFace.from_pretrained"),
     NO_DETECTOR: ("pcnn_fer.faces.detect", "GivenFaces"),
 }
 
@@ -26,7 +27,7 @@ def detector_names() -> tuple[str, ...]:
 
 
 def create_detector(name: str = "mtcnn", **options) -> Detector:
-    """The detector called `name` ("mtcnn", "haar" or "none"); options go to its constructor."""
+    """The detector called `name` ("mtcnn", "haar", "blazeface" or "none"); options go to its constructor."""
     if name not in _DETECTORS:
         raise ValueError(f"unknown face detector {name!r}; expected one of: {', '.join(detector_names())}")
     module, factory = _DETECTORS[name]

