@@ -147,6 +147,12 @@ def _require(path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def skip_unless_ci():
+    """`skip_outside_ci` for tests in files that cannot import conftest by name (several conftest modules exist)."""
+    return skip_outside_ci
+
+
+@pytest.fixture(scope="session")
 def require_module():
     """A function that skips (fails under CI) when an optional module is not installed."""
     def require(name: str, extra: str) -> None:

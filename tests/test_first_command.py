@@ -8,8 +8,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from conftest import skip_outside_ci
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -20,9 +18,9 @@ def _first_command() -> tuple[str, str, str]:
     return before, command, after.split("```", 1)[0]
 
 
-def test_what_the_first_command_writes_into_the_clone_is_ignored_by_git():
+def test_what_the_first_command_writes_into_the_clone_is_ignored_by_git(skip_unless_ci):
     if shutil.which("git") is None or not (ROOT / ".git").exists():
-        skip_outside_ci("not a git clone: git cannot say what it ignores")
+        skip_unless_ci("not a git clone: git cannot say what it ignores")
     _, command, _ = _first_command()
     written = [re.search(pattern, command).group(1)
                for pattern in (r"fetch sample-photos (\S+)", r"--annotate (\S+)", r"--output (\S+)")]
