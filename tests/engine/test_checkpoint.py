@@ -6,9 +6,10 @@ import pytest
 import torch
 
 from pcnn_fer.engine import checkpoint as checkpoint_module
-from pcnn_fer.engine.checkpoint import LAST, SELECTED, RunDir, fold_name, model_of, rng_state, set_rng_state
+from pcnn_fer.engine.checkpoint import LAST, SELECTED, RunDir, fold_name, rng_state, set_rng_state
 from pcnn_fer.models.metadata import ModelMetadata
 from pcnn_fer.models.registry import create_model
+from pcnn_fer.models.resolve import resolve_model
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +87,7 @@ def test_a_last_checkpoint_without_weights_takes_them_from_selected(tmp_path, mo
     assert run.checkpoint_path(LAST) == tmp_path / SELECTED
     loaded, state = run.load_state(LAST)
     assert state["epoch"] == 2 and loaded.metadata == ModelMetadata(epoch=2, extra={"kept": True})
-    assert model_of(tmp_path) == tmp_path / SELECTED
+    assert resolve_model(tmp_path) == tmp_path / SELECTED
 
 
 def test_without_a_training_state_last_is_not_borrowed_from_selected(tmp_path, model):

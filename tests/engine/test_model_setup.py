@@ -7,8 +7,8 @@ import torch
 
 from pcnn_fer.engine.distributed import DistContext
 from pcnn_fer.engine.model_setup import PretrainedWeights, model_directory_of, transfer_weights
+from pcnn_fer.models.pretrained import Pretrained
 from pcnn_fer.models.registry import create_model
-from pcnn_fer.weights.pretrained import Pretrained
 
 
 def _model(classes, seed):

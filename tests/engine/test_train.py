@@ -7,7 +7,7 @@ import torch
 from shapes import make_shapes, write_shapes_tree
 
 from pcnn_fer.engine import fold_trainer, model_setup
-from pcnn_fer.engine.checkpoint import LAST, RunDir, model_of
+from pcnn_fer.engine.checkpoint import LAST, RunDir
 from pcnn_fer.engine.config import load_config
 from pcnn_fer.engine.train import train
 from pcnn_fer.models.loss import TwoPhaseLoss
@@ -227,7 +227,7 @@ def test_a_fold_kept_at_its_last_epoch_stores_its_weights_once(tmp_path):
         stored = [p.relative_to(run / fold).parts[0] for p in (run / fold).rglob("model.safetensors")]
         assert stored == ["selected"]
         assert (run / fold / "last" / "training_state.pt").is_file()
-        assert load_model(model_of(run / fold)).metadata.metrics["test"]["split"] == f"test {fold}"
+        assert load_model(run / fold).metadata.metrics["test"]["split"] == f"test {fold}"
 
 
 def test_class_balance_wild_augmentation_and_distillation_run_together(tmp_path, monkeypatch):
@@ -260,4 +260,4 @@ def test_a_model_trained_on_a_dataset_of_known_framing_records_it(tmp_path, monk
     samples = make_shapes(train_per_class=2, test_per_class=1, size=48)
     monkeypatch.setitem(fold_trainer.DATASET_FRAMINGS, samples.name, FER2013_FRAMING)
     run = train(tiny_config(tmp_path), samples=samples)
-    assert load_model(model_of(run)).metadata.framing == FER2013_FRAMING.to_dict()
+    assert load_model(run).metadata.framing == FER2013_FRAMING.to_dict()

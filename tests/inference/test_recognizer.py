@@ -18,8 +18,8 @@ from pcnn_fer.faces.detect import Detection
 from pcnn_fer.faces.framing import FaceFraming
 from pcnn_fer.inference.recognizer import Recognizer
 from pcnn_fer.models.organs import ORGANS
+from pcnn_fer.models.pretrained import Pretrained
 from pcnn_fer.models.storage import load_model
-from pcnn_fer.weights.pretrained import Pretrained
 
 BAD_IMAGES = ("zero_byte", "truncated_jpeg", "text_as_jpg", "bomb_png", "animated_gif")
 

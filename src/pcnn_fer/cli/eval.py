@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pcnn_fer.cli.model_option import add_model_option
 from pcnn_fer.engine.challenge_subsets import SUBSETS
 from pcnn_fer.engine.config import AMP_MODES
 
@@ -15,10 +16,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "eval", help="evaluate a model or a run directory on a dataset, its subsets, or another dataset",
         description="Accuracy, mean class accuracy, macro-F1, per-class precision/recall, confusion matrices and "
                     "the main head's calibration (ECE, NLL, reliability diagram). "
-                    "--model is a model directory, a run directory (its selected model) or a cross-validation "
-                    "run (each fold's model on that fold's test part, then mean ± std). Another dataset than "
-                    "the training one is compared through canonical class names.")
-    parser.add_argument("--model", required=True, type=Path, help="model directory or run directory")
+                    "--model is a shipped model's name, a model directory, a run directory (its selected model) "
+                    "or a cross-validation run (each fold's model on that fold's test part, then mean ± std). "
+                    "Another dataset than the training one is compared through canonical class names.")
+    add_model_option(parser, extra=", or a cross-validation run (every fold)")
     parser.add_argument("--dataset", required=True, help="dataset reader name (rafdb, ferplus, ..., folder)")
     parser.add_argument("--data-root", required=True, type=Path, help="dataset directory")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
@@ -47,9 +48,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--skip-bad", action="store_true",
                         help="skip unreadable samples and report how many (a cross-validation run on its own "
                              "dataset follows the run's data.skip_bad)")
-    parser.add_argument("--output", type=Path, help="where metrics and confusion matrices go "
-                                                    "(default: MODEL/eval-DATASET-SPLIT; with --paper-rows: "
-                                                    "eval-DATASET-paper-rows)")
+    parser.add_argument("--output", type=Path,
+                        help="where metrics and confusion matrices go (default: MODEL/eval-DATASET-SPLIT, for a "
+                             "shipped model ./eval-NAME/eval-DATASET-SPLIT; --paper-rows: eval-DATASET-paper-rows)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(run=run)
 
@@ -63,11 +64,12 @@ def run(args: argparse.Namespace) -> int:
     from pcnn_fer.engine.evaluate import EvalOptions
     from pcnn_fer.engine.reporting import format_table
     from pcnn_fer.engine.run_eval import ROW_COLUMNS, EvalRequest, evaluate_run
+    from pcnn_fer.models.pretrained import Pretrained
 
     if args.paper_rows is not None:
         return _paper_rows(args)
     subsets = tuple(read_subset(spec) for spec in args.subset)  # bad specs fail before anything is loaded
-    request = EvalRequest(model=args.model, dataset=args.dataset, data_root=args.data_root,
+    request = EvalRequest(model=args.model or Pretrained.DEFAULT.name, dataset=args.dataset, data_root=args.data_root,
                           reader_options=parse_reader_options(args.dataset, args.option), split=args.split,
                           subsets=subsets,
                           calibrate_on=args.calibrate_on, skip_bad=args.skip_bad, output=args.output)
@@ -90,19 +92,15 @@ def _paper_rows(args: argparse.Namespace) -> int:
 
     from pcnn_fer.atomic import write_text
     from pcnn_fer.devices import resolve_device
-    from pcnn_fer.engine.checkpoint import model_of
     from pcnn_fer.engine.distributed import DistContext
     from pcnn_fer.engine.evaluate import EvalOptions
     from pcnn_fer.engine.paper_rows import score_paper_rows
     from pcnn_fer.engine.reporting import format_table
     from pcnn_fer.models.storage import load_model
-    from pcnn_fer.weights.pretrained import model_directory
-
-    directory = model_of(model_directory(str(args.model)))
     context = DistContext(device=resolve_device(args.device))
     options = EvalOptions(batch_size=args.batch_size, workers=args.workers, flip_tta=args.flip_tta, amp=args.amp,
                           show_progress=not args.quiet)
-    rows = score_paper_rows(load_model(directory, device=context.device), args.dataset, args.data_root,
+    rows = score_paper_rows(load_model(args.model, device=context.device), args.dataset, args.data_root,
                             args.paper_rows, options, context)
     print(format_table(rows, ("row", "faces", "accuracy", "mean_class_accuracy", "macro_f1", "paper")))
     output = (args.output or Path(f"eval-{args.dataset}-paper-rows")) / "rows.json"

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import argparse
 
+from pcnn_fer.cli.model_option import add_model_option
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `export` command and its flags."""
     parser = subparsers.add_parser(
         "export", help="export a model to ONNX",
-        description="Export a model directory to ONNX with a dynamic batch axis, its config and a fingerprint of "
+        description="Export a model to ONNX with a dynamic batch axis, its config and a fingerprint of "
                     "its weights in the file's metadata, then compare onnxruntime's logits with torch's on random "
                     "input. Save the file as DIR/model.onnx for `pcnn-fer predict --backend onnx` to use it.")
-    parser.add_argument("--model", required=True, metavar="DIR",
-                        help="model directory (config.json + model.safetensors)")
+    add_model_option(parser)
     parser.add_argument("--format", choices=["onnx"], default="onnx", help="export format (default: onnx)")
     parser.add_argument("--output", required=True, metavar="FILE", help="where to write the exported model")
     parser.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's native one)")

@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """List the shipped models, or print one's whole config and metadata as JSON."""
-    from pcnn_fer.weights.pretrained import Pretrained
+    from pcnn_fer.models.pretrained import Pretrained
 
     if args.name:
         entry = Pretrained.get(args.name)

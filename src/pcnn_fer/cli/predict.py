@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, TextIO
 # Only light modules (constants, detector names): building the parser must not load torch, OpenCV or the image
 # decoders.
 from pcnn_fer.cli.main import EXIT_ERROR, EXIT_INTERRUPTED
+from pcnn_fer.cli.model_option import add_model_option
 from pcnn_fer.data.formats import DEFAULT_MAX_PIXELS
 from pcnn_fer.faces.registry import detector_names
 from pcnn_fer.inference.writers import FORMATS
@@ -51,9 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--detect-side", type=int, default=480, metavar="PX",
                         help="videos: search faces on a copy of the frame at most PX pixels long (0: full size; "
                              "default: 480)")
-    parser.add_argument("--model", metavar="DIR|NAME",
-                        help="model directory (config.json + model.safetensors) or a shipped model's name "
-                             "(default: the shipped default model; see `pcnn-fer models`)")
+    add_model_option(parser)
     parser.add_argument("--detector", choices=detector_names(), default="mtcnn",
                         help="face detector; 'none' takes each image as an aligned face crop (default: mtcnn)")
     parser.add_argument("--min-score", type=float, default=None, metavar="S",

@@ -7,6 +7,8 @@ import importlib
 import os
 from pathlib import Path
 
+from pcnn_fer.cli.model_option import add_model_option
+
 SERVE_PACKAGES = ("fastapi", "uvicorn", "python_multipart", "prometheus_client")
 
 
@@ -16,8 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "serve", help="serve the model over HTTP: /v1/analyze, a web page at /, API docs at /docs",
         description="An HTTP server that batches every client's faces on their way into the model. "
                     "Needs the serve extra: pip install 'pcnn-fer[serve]'.")
-    parser.add_argument("--model", default=None,
-                        help="model directory, training run or shipped name (default: the shipped model)")
+    add_model_option(parser)
     parser.add_argument("--detector", default="mtcnn", help="face detector (default: mtcnn)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine)")
     parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")

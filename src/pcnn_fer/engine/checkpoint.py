@@ -10,7 +10,8 @@ previous complete checkpoint or the new one (`<name>.previous/` bridges the inst
 When the kept model is the last epoch's own weights (misc.select last without EMA), they are stored once, in
 selected/, and last/ keeps the training state alone, taking its weights from there.
 
-Every file name of the layout is spelt here, once.
+Every file name of the layout is spelt here, once; those that inference reads too (a model directory's files,
+selected/, fold_NN/) in models.layout.
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ import numpy as np
 import torch
 
 from pcnn_fer.atomic import atomic_path, previous_path, write_text
+from pcnn_fer.models.layout import CONFIG_FILE, FOLD_PREFIX, SELECTED, WEIGHTS_FILE
 from pcnn_fer.models.metadata import ModelMetadata
 from pcnn_fer.models.pcnn import PCNN
-from pcnn_fer.models.storage import CONFIG_FILE, WEIGHTS_FILE, load_model, save_model
+from pcnn_fer.models.storage import load_model, save_model
 
 RECIPE_FILE = "config.yaml"  # the resolved recipe (a model directory's own config.json is models.storage's)
 ENVIRONMENT_FILE = "environment.json"
@@ -43,12 +45,10 @@ CURVES_FILE = "curves.png"  # in PLOTS_DIR
 TENSORBOARD_DIR = "tensorboard"
 STATE_FILE = "training_state.pt"
 LAST = "last"
-SELECTED = "selected"
 FAILED_FILE = "failed.txt"
 RESULT_FILE = "result.json"
 SUMMARY_FILE = "summary.json"
 REPORT_FILE = "report.md"
-FOLD_PREFIX = "fold_"
 
 
 def fold_name(index: int) -> str:
@@ -169,13 +169,6 @@ class RunDir:
 
     def _state_file(self, name: str) -> Path | None:
         return next((c / STATE_FILE for c in self._candidates(name) if (c / STATE_FILE).is_file()), None)
-
-
-def model_of(path: Path) -> Path:
-    """The model directory `path` names: itself, or the selected model of the training run it holds."""
-    if not (path / CONFIG_FILE).is_file() and (path / SELECTED / CONFIG_FILE).is_file():
-        return path / SELECTED
-    return path
 
 
 def rng_state() -> dict:

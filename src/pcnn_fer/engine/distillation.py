@@ -16,12 +16,10 @@ import numpy as np
 import torch
 
 from pcnn_fer.data.sample import SampleSet
-from pcnn_fer.engine.checkpoint import model_of
 from pcnn_fer.engine.config import DistillConfig
 from pcnn_fer.engine.distributed import DistContext
 from pcnn_fer.engine.evaluate import EvalOptions, collect_logits
 from pcnn_fer.models.storage import load_model
-from pcnn_fer.weights.pretrained import model_directory
 
 log = logging.getLogger(__name__)
 TEACHER_LOGITS_FILE = "teacher_logits.npz"
@@ -36,7 +34,7 @@ def teacher_logits(config: DistillConfig, samples: SampleSet, options: EvalOptio
         saved = np.load(store, allow_pickle=False)
         if str(saved["teacher"]) == config.teacher and np.array_equal(saved["keys"], keys):
             return saved["logits"]
-    teacher = load_model(model_of(model_directory(config.teacher)), device=context.device)
+    teacher = load_model(config.teacher, device=context.device)
     taught = list(teacher.config.class_names)
     if sorted(taught) != sorted(samples.class_names):
         raise ValueError(f"distill.teacher {config.teacher} predicts {', '.join(taught)}; the training data has "

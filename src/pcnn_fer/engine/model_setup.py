@@ -10,14 +10,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pcnn_fer.engine.checkpoint import model_of
 from pcnn_fer.engine.config import TrainConfig
 from pcnn_fer.engine.distributed import DistContext
 from pcnn_fer.models.pcnn import PCNN
 from pcnn_fer.models.registry import create_model
+from pcnn_fer.models.resolve import ModelNotFoundError, resolve_model
 from pcnn_fer.models.storage import load_model
 from pcnn_fer.weights.backbones import load_backbone_weights
-from pcnn_fer.weights.pretrained import Pretrained
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +40,12 @@ def build_model(config: TrainConfig, class_names: tuple[str, ...]) -> PCNN:
 
 
 def model_directory_of(source: str) -> Path | None:
-    """The pcnn-fer model `source` names (a model or run directory, or a shipped model's name), or None when it
-    names backbone weights ("imagenet", a torchvision file)."""
-    if source in Pretrained.names():
-        return Pretrained.get(source).path
-    return model_of(Path(source)) if Path(source).is_dir() else None
+    """The pcnn-fer model `source` names (as every --model does), or None when it names backbone weights
+    ("imagenet", a torchvision file)."""
+    try:
+        return resolve_model(source)
+    except ModelNotFoundError:
+        return None
 
 
 def transfer_weights(start: PCNN, model: PCNN, source: str) -> None:

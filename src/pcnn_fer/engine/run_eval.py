@@ -16,7 +16,7 @@ from pcnn_fer.data.datasets import load_dataset, reader_options
 from pcnn_fer.data.protocols import NoOfficialSplitError, official_split
 from pcnn_fer.data.sample import SampleSet
 from pcnn_fer.data.subsets import ChallengeSubset
-from pcnn_fer.engine.checkpoint import FOLD_PREFIX, RECIPE_FILE, RESULT_FILE, SELECTED, RunDir, model_of
+from pcnn_fer.engine.checkpoint import RECIPE_FILE, RESULT_FILE, RunDir
 from pcnn_fer.engine.config import TrainConfig, load_config
 from pcnn_fer.engine.distributed import DistContext
 from pcnn_fer.engine.evaluate import MAIN, EvalOptions, evaluate, fit_calibration, write_evaluation
@@ -25,8 +25,11 @@ from pcnn_fer.engine.folds import plan_folds
 from pcnn_fer.engine.metrics import mean_std
 from pcnn_fer.engine.preflight import readable_samples
 from pcnn_fer.engine.reporting import calibration_summary
+from pcnn_fer.models.layout import FOLD_PREFIX, SELECTED
 from pcnn_fer.models.optimize import optimize_for_inference
-from pcnn_fer.models.storage import CONFIG_FILE, load_model
+from pcnn_fer.models.pretrained import Pretrained
+from pcnn_fer.models.resolve import resolve_model
+from pcnn_fer.models.storage import load_model
 
 ROW_COLUMNS = ("fold", "set", "head", "count", "accuracy", "mean_class_acc", "macro_f1", "ece", "ece_calibrated")
 
@@ -35,7 +38,7 @@ ROW_COLUMNS = ("fold", "set", "head", "count", "accuracy", "mean_class_acc", "ma
 class EvalRequest:
     """What to score, on which data: the arguments of `pcnn-fer eval` as plain fields."""
 
-    model: Path  # a model directory, a run directory or a cross-validation run
+    model: str | Path  # a shipped name, a model directory, a run directory or a cross-validation run
     dataset: str  # dataset reader name
     data_root: Path
     reader_options: Mapping[str, object] = field(default_factory=dict)
@@ -48,7 +51,11 @@ class EvalRequest:
     @property
     def output_dir(self) -> Path:
         """Where metrics, confusion matrices and reliability diagrams are written."""
-        return self.output or self.model / f"eval-{self.dataset}-{self.split}"
+        if self.output is not None:
+            return self.output
+        shipped = Pretrained.find(str(self.model))  # never write into the installed package
+        folder = Path.cwd() / f"eval-{shipped.name}" if shipped else Path(self.model)
+        return folder / f"eval-{self.dataset}-{self.split}"
 
 
 @dataclass(frozen=True)
@@ -107,13 +114,8 @@ def _models(request: EvalRequest, options: EvalOptions,
     """(fold name, model directory, samples to score, samples to fit the temperature on or None) for a model dir,
     a run dir or a cross-validation run."""
     run = RunDir(request.model)
-    single: Path | None = model_of(run.path)
-    if not (single / CONFIG_FILE).is_file():
-        single = None
     folds = run.fold_runs()
-    if single is None and not folds:
-        raise FileNotFoundError(f"{run.path} is neither a model directory ({CONFIG_FILE}) nor a run directory "
-                                f"({SELECTED}/ or {FOLD_PREFIX}*/{SELECTED}/)")
+    single: Path | None = None if folds else resolve_model(request.model)
     if single is None:
         config = load_config(run.path / RECIPE_FILE)
         if config.data.dataset == request.dataset:

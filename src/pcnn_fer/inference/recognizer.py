@@ -120,11 +120,10 @@ class Recognizer:
         With backend="onnx", the ONNX export of exactly these weights is used (DIR/model.onnx from `pcnn-fer
         export`, or one kept in the cache); `export_onnx` exports it when there is none or it is stale.
         """
-        from pcnn_fer.engine.checkpoint import model_of
+        from pcnn_fer.models.resolve import resolve_model
         from pcnn_fer.models.storage import load_model
-        from pcnn_fer.weights.pretrained import model_directory
 
-        path = model_of(model_directory(model))
+        path = resolve_model(model)
         model = load_model(path, device=device)
         onnx_model = None
         if backend == "onnx":

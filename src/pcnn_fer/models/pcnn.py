@@ -191,11 +191,12 @@ class PCNN(nn.Module):
         return save_model(self, directory, metadata=metadata)
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path) -> PCNN:
-        """Load a model directory written by save_pretrained, in eval mode."""
+    def from_pretrained(cls, model: str | Path | None = None, device: str | torch.device = "cpu") -> PCNN:
+        """The model a reference names, in eval mode: a shipped name (None: the default), a directory written by
+        save_pretrained, or a training run (see models.resolve)."""
         from pcnn_fer.models.storage import load_model
 
-        return load_model(directory)
+        return load_model(model, device=device)
 
     def _check_input(self, images: torch.Tensor) -> None:
         if not isinstance(images, torch.Tensor):

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pcnn_fer.models.pcnn import PCNN, PCNNConfig
+    from pcnn_fer.models.pretrained import PretrainedEntry
 
 VARIANTS: dict[str, dict[str, object]] = {
     "pcnn_r18": {"backbone": "resnet18"},
@@ -35,11 +36,37 @@ def variant_config(name: str, class_names: Sequence[str] | None = None, num_clas
 
 
 def create_model(name: str, class_names: Sequence[str] | None = None, num_classes: int | None = None,
-                 **overrides) -> PCNN:
-    """A freshly initialised PCNN of a registered variant (`pcnn_r18`, `pcnn_mbv2`)."""
+                 pretrained: bool = False, **overrides) -> PCNN:
+    """A PCNN by name, as timm's create_model: a registered variant (`pcnn_r18`, `pcnn_mbv2`) freshly initialised,
+    or with `pretrained` the first shipped model of that variant; a shipped model's name (`pcnn_mbv2_ferplus`)
+    gives its architecture, with `pretrained` its weights too."""
     from pcnn_fer.models.pcnn import PCNN
+    from pcnn_fer.models.pretrained import Pretrained
 
-    return PCNN(variant_config(name, class_names, num_classes, **overrides))
+    entry = Pretrained.find(name)
+    if entry is None and pretrained:
+        entry = _shipped_of_variant(name)
+    if entry is None:
+        return PCNN(variant_config(name, class_names, num_classes, **overrides))
+    if class_names is not None or num_classes is not None or overrides:
+        raise ValueError(f"{entry.name} is a shipped model: its classes and fields are its own; create the variant "
+                         f"{_variant_of(entry.config.backbone)!r} to change them")
+    return entry.load() if pretrained else PCNN(entry.config)
+
+
+def _shipped_of_variant(variant: str) -> PretrainedEntry:
+    """The first shipped model of a registered variant; ValueError when none is shipped."""
+    from pcnn_fer.models.pretrained import Pretrained
+
+    variant_config(variant)  # an unknown name fails here, listing the variants
+    for member in Pretrained:
+        if _variant_of(member.value.config.backbone) == variant:
+            return member.value
+    raise ValueError(f"no shipped weights for {variant}; shipped models: {', '.join(Pretrained.names())}")
+
+
+def _variant_of(backbone: str) -> str:
+    return next(name for name, fields in VARIANTS.items() if fields["backbone"] == backbone)
 
 
 def list_variants() -> list[str]:

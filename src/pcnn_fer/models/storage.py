@@ -12,15 +12,16 @@ from safetensors.torch import load_file, save_file
 
 from pcnn_fer.atomic import atomic_path, write_text
 from pcnn_fer.devices import resolve_device
+from pcnn_fer.models.layout import CONFIG_FILE, WEIGHTS_FILE
 from pcnn_fer.models.metadata import ModelMetadata
 from pcnn_fer.models.pcnn import PCNN, PCNNConfig, count_parameters
+from pcnn_fer.models.resolve import ModelReference, resolve_model
 from pcnn_fer.models.state import check_state_dict
 from pcnn_fer.version import __version__
 
 FORMAT = "pcnn-fer"
 FORMAT_VERSION = 1
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.safetensors"
+__all__ = ["CONFIG_FILE", "WEIGHTS_FILE", "load_model", "read_config", "save_model"]
 
 
 def save_model(model: PCNN, directory: str | Path, metadata: ModelMetadata | dict | None = None,
@@ -85,9 +86,11 @@ def read_config(directory: str | Path) -> tuple[PCNNConfig, ModelMetadata]:
     return config, metadata
 
 
-def load_model(directory: str | Path, device: str | torch.device = "cpu") -> PCNN:
-    """Rebuild the model of a directory and load its tensors, in eval mode."""
+def load_model(model: ModelReference = None, device: str | torch.device = "cpu") -> PCNN:
+    """The model a reference names (a shipped name, a model directory or a training run; None for the default),
+    rebuilt from its config and loaded with its tensors, in eval mode."""
     device = resolve_device(device)
+    directory = resolve_model(model)
     config, metadata = read_config(directory)
     weights = Path(directory) / WEIGHTS_FILE
     if not weights.is_file():

@@ -1,9 +1,10 @@
 """Models shipped inside the package, each a named entry that carries its own metadata, as torchvision's weight
 enums do: `Pretrained.DEFAULT.load()`, `Pretrained.PCNN_MBV2_FERPLUS.metadata.metrics`.
 
-An entry is an ordinary model directory (config.json + model.safetensors) under `weights/shipped/`: the metadata
-lives in its config.json alone (classes, input convention and framing, training data and terms, recipe,
-commit, metrics, calibration), so nothing here can disagree with the file.
+An entry is an ordinary model directory (config.json + model.safetensors) under `weights/shipped/`, where the
+package keeps weight files: the metadata lives in its config.json alone (classes, input convention and framing,
+training data and terms, recipe, commit, metrics, calibration), so nothing here can disagree with the file.
+Any command or function that takes a model takes these names (see models.resolve).
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from enum import Enum
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
-from pcnn_fer.models.metadata import ModelMetadata
-from pcnn_fer.models.pcnn import PCNN, PCNNConfig
-from pcnn_fer.models.storage import load_model, read_config
+if TYPE_CHECKING:
+    from pcnn_fer.models.metadata import ModelMetadata
+    from pcnn_fer.models.pcnn import PCNN, PCNNConfig
 
 
 @dataclass(frozen=True)
@@ -31,10 +33,12 @@ class PretrainedEntry:
     @property
     def path(self) -> Path:
         """The model directory inside the installed package."""
-        return Path(str(resources.files("pcnn_fer.weights") / "shipped" / self.folder))
+        return Path(str(resources.files("pcnn_fer") / "weights" / "shipped" / self.folder))
 
     @cached_property
     def _document(self) -> tuple[PCNNConfig, ModelMetadata]:
+        from pcnn_fer.models.storage import read_config  # storage resolves names through this module
+
         return read_config(self.path)
 
     @property
@@ -49,6 +53,8 @@ class PretrainedEntry:
 
     def load(self, device: str | torch.device = "cpu") -> PCNN:
         """The PCNN with its weights, on `device`."""
+        from pcnn_fer.models.storage import load_model
+
         return load_model(self.path, device=device)
 
     def card(self, default: bool = False) -> str:
@@ -102,26 +108,15 @@ class Pretrained(Enum):
         return [member.value.name for member in cls]  # iteration skips the DEFAULT alias
 
     @classmethod
+    def find(cls, name: str) -> PretrainedEntry | None:
+        """The entry named `name` in any case, or None."""
+        wanted = name.casefold()
+        return next((member.value for member in cls if member.value.name.casefold() == wanted), None)
+
+    @classmethod
     def get(cls, name: str) -> PretrainedEntry:
-        """The entry named `name`; a KeyError lists the names."""
-        for member in cls:
-            if member.value.name == name:
-                return member.value
-        raise KeyError(f"no pretrained model named {name!r}; shipped: {', '.join(cls.names())}")
-
-
-def model_directory(model: str | Path | None) -> Path:
-    """A model directory from what a user gives: None (the default model), a shipped model's name, or a
-    directory (a training run's directory is read by `pcnn_fer.engine.checkpoint.model_of`)."""
-    if model is None:
-        return Pretrained.DEFAULT.value.path
-    if isinstance(model, str) and model in Pretrained.names():
-        return Pretrained.get(model).path
-    path = Path(model)
-    expected = ("a model directory (config.json + model.safetensors), a training run's directory, or a shipped "
-                f"model's name ({', '.join(Pretrained.names())})")
-    if path.is_file():
-        raise ValueError(f"{path} is a file; expected {expected}")
-    if not path.is_dir():
-        raise FileNotFoundError(f"{path} not found; expected {expected}")
-    return path
+        """The entry named `name` in any case; a KeyError lists the names."""
+        entry = cls.find(name)
+        if entry is None:
+            raise KeyError(f"no pretrained model named {name!r}; shipped: {', '.join(cls.names())}")
+        return entry

@@ -14,8 +14,8 @@ from pcnn_fer.data.labels import FERPLUS_CLASSES
 from pcnn_fer.engine.evaluate import MAIN, EvalOptions, evaluate
 from pcnn_fer.faces.framing import FaceFraming
 from pcnn_fer.inference.recognizer import Recognizer
+from pcnn_fer.models.pretrained import Pretrained
 from pcnn_fer.models.storage import WEIGHTS_FILE
-from pcnn_fer.weights.pretrained import Pretrained, model_directory
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 ENTRY = Pretrained.DEFAULT.value
@@ -77,10 +77,9 @@ def test_members_offer_their_entrys_attributes_as_torchvisions_weights_do():
         Pretrained.DEFAULT.no_such_attribute  # noqa: B018 (the lookup is the test)
 
 
-def test_names_and_paths_resolve_to_model_directories(tmp_path):
-    assert model_directory(None) == ENTRY.path
-    assert model_directory(ENTRY.name) == ENTRY.path
-    assert model_directory(tmp_path) == tmp_path
+def test_entries_are_found_by_name_in_any_case():
+    assert Pretrained.get(ENTRY.name.upper()) is ENTRY
+    assert Pretrained.find("nope") is None
     with pytest.raises(KeyError, match="no pretrained model named 'nope'; shipped: pcnn_mbv2_ferplus"):
         Pretrained.get("nope")
 
