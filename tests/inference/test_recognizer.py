@@ -17,6 +17,7 @@ from pcnn_fer.faces.align import DEFAULT_TEMPLATE
 from pcnn_fer.faces.detect import Detection
 from pcnn_fer.faces.framing import FaceFraming
 from pcnn_fer.inference.recognizer import Recognizer
+from pcnn_fer.models import create_model
 from pcnn_fer.models.organs import ORGANS
 from pcnn_fer.models.pretrained import Pretrained
 from pcnn_fer.models.storage import load_model
@@ -53,7 +54,7 @@ def test_a_given_crop_is_one_face_with_probabilities_per_class(recognizer, model
     assert list(face.probabilities) == list(model.class_names)
     np.testing.assert_allclose(list(face.probabilities.values()), expected_probabilities(model, crop), atol=1e-5)
     assert face.label == max(face.probabilities, key=face.probabilities.get)
-    assert face.box == (0.0, 0.0, 96.0, 96.0) and face.face == 0 and face.status == "face"
+    assert face.box == (0.0, 0.0, 96.0, 96.0) and face.face == 0 and face.is_face
     assert list(face.organ_contributions) == list(ORGANS)
     assert sum(face.organ_contributions.values()) == pytest.approx(1.0)
     assert all(share > 0 for share in face.organ_contributions.values())
@@ -109,7 +110,7 @@ def test_grey_rgba_sixteen_bit_palette_and_exif_rotated_images(recognizer, tmp_p
     assert sixteen_face.probabilities == pytest.approx(grey_face.probabilities, abs=1e-5)
     (rgba_face,) = recognizer.predict(rgba)
     assert rgba_face.probabilities == pytest.approx(recognizer.predict(crop)[0].probabilities, abs=1e-6)
-    assert recognizer.predict(palette)[0].status == "face"
+    assert recognizer.predict(palette)[0].is_face
     (turned,) = recognizer.predict(rotated)
     assert turned.box == (0.0, 0.0, 80.0, 96.0)
 
@@ -216,12 +217,12 @@ def test_bad_inputs_get_one_error_record_each_and_the_batch_goes_on(recognizer, 
     inputs = [good] + [bad_inputs[kind] for kind in BAD_IMAGES] + [tmp_path / "missing.jpg", good]
     results = recognizer.predict_batch(inputs)
     assert len(results) == len(inputs)
-    assert results[0][0].status == "face" and results[-1][0].status == "face"
+    assert results[0][0].is_face and results[-1][0].is_face
     reasons = {"zero_byte": "empty", "truncated_jpeg": "truncated", "text_as_jpg": "not an image",
                "bomb_png": "exceeds", "animated_gif": "frames"}
     for kind, records in zip(BAD_IMAGES, results[1:]):
         (record,) = records
-        assert record.status == "error" and record.face is None
+        assert record.is_failure and record.face is None
         assert str(bad_inputs[kind]) in record.error and reasons[kind] in record.error, record.error
         assert record.to_dict() == {"input": str(bad_inputs[kind]), "status": "error", "error": record.error}
     assert "no such file" in results[-2][0].error
@@ -250,7 +251,7 @@ def test_a_detector_failure_costs_only_its_own_image(model):
     dark = np.zeros((200, 320, 3), dtype=np.uint8)
     results = recognizer.predict_batch([bright, dark, bright])
     assert [len(r) for r in results] == [3, 1, 3]
-    assert results[1][0].status == "error" and "internal detector failure" in results[1][0].error
+    assert results[1][0].is_failure and "internal detector failure" in results[1][0].error
     with pytest.raises(RuntimeError, match="face detection failed"):
         recognizer.predict(dark)
 
@@ -285,7 +286,8 @@ def test_the_framing_travels_in_the_model_metadata(model, tmp_path):
     assert Recognizer(model, detector=None).framing == FaceFraming()
 
 
-def test_a_model_without_framing_is_used_with_a_warning_that_says_so(model):
+def test_a_model_without_framing_is_used_with_a_warning_that_says_so():
+    model = create_model("pcnn_mbv2", num_classes=3, input_size=48)  # a fresh model's metadata records nothing
     with pytest.warns(UserWarning, match="records no face framing"):
         assert Recognizer(model, detector=None).framing == FaceFraming()
     with warnings.catch_warnings():
@@ -344,7 +346,7 @@ def test_non_finite_model_outputs_become_error_records_not_nan(tmp_path, tiny_mo
     with torch.no_grad():
         next(broken.parameters()).fill_(float("nan"))  # as bit-flipped weights would
     (face,) = Recognizer(broken, detector=None).predict_batch([face_pixels(1)])[0]
-    assert face.status == "error" and "not finite" in face.error and face.label is None
+    assert face.is_failure and "not finite" in face.error and face.label is None
     record = face.to_dict()
     json.loads(json.dumps(record, allow_nan=False))  # valid JSON: no NaN anywhere
 

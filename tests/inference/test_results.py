@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pcnn_fer.faces.detect import LANDMARK_NAMES, Detection
-from pcnn_fer.inference.results import FaceResult
+from pcnn_fer.inference.results import FaceResult, Status, failed, merge_back, split_readable
 
 
 def test_a_face_record_serialises_without_nan_and_without_drawing_aids():
@@ -28,7 +28,7 @@ def test_a_face_record_serialises_without_nan_and_without_drawing_aids():
 def test_no_face_error_and_video_records():
     assert FaceResult(input="x.jpg").to_dict() == {"input": "x.jpg", "status": "no_face"}
     error = FaceResult(input="x.jpg", error="x.jpg: empty file (0 bytes)")
-    assert error.status == "error" and error.confidence is None
+    assert error.is_failure and error.confidence is None
     assert error.to_dict() == {"input": "x.jpg", "status": "error", "error": "x.jpg: empty file (0 bytes)"}
     frame = FaceResult(input="v.mp4", face=0, box=(0, 0, 1, 1), label="a", probabilities={"a": 1.0}, frame=12,
                        time=0.4, track=3).to_dict()
@@ -56,3 +56,24 @@ def test_the_detectors_score_is_named_apart_from_the_labels_probability():
     assert (record["detection_score"], record["label"], record["probabilities"]["happiness"]) == (1.0, "happiness",
                                                                                                   0.64)
     assert list(record)[2:6] == ["face", "box", "detection_score", "landmarks"]
+
+
+def test_the_three_kinds_of_record_are_an_enum_that_serialises_to_the_json_field():
+    face = FaceResult(input="a.jpg", face=0, label="a", probabilities={"a": 1.0})
+    none = FaceResult.no_face("b.jpg", frame=3, time=0.1)
+    error = FaceResult.failure("c.jpg", "c.jpg: truncated")
+    assert [r.status for r in (face, none, error)] == [Status.FACE, Status.NO_FACE, Status.ERROR]
+    assert [r.to_dict()["status"] for r in (face, none, error)] == ["face", "no_face", "error"]
+    assert face.is_face and not none.is_face and not none.is_failure and error.is_failure
+    assert failed([error]) and not failed([face]) and not failed([])
+
+
+def test_readable_inputs_run_alone_and_come_back_in_input_order():
+    items = ["a", 404, "b", 500, "c"]
+    positions, readable = split_readable(items, lambda item: isinstance(item, str))
+    assert positions == [0, 2, 4] and readable == ["a", "b", "c"]
+    answers = [f"answer {item}" for item in readable]
+    assert merge_back([f"error {item}" for item in items], positions, answers) == [
+        "answer a", "error 404", "answer b", "error 500", "answer c"]
+    with pytest.raises(ValueError):
+        merge_back(items, positions, answers[:2])  # an answer lost is never silently misplaced

@@ -69,7 +69,7 @@ def test_a_frame_over_the_pixel_limit_is_an_error_record_and_the_video_goes_on(m
     assert [r.index for r in results] == [0, 5]
     for result in results:
         (record,) = result.faces
-        assert record.status == "error" and "exceeds the limit" in record.error and record.frame == result.index
+        assert record.is_failure and "exceeds the limit" in record.error and record.frame == result.index
 
 
 def test_unreadable_videos_raise_a_clear_error(bad_inputs, tmp_path):

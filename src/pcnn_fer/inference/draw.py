@@ -95,7 +95,7 @@ def annotate(image: np.ndarray, faces: Sequence[FaceResult], *, explain: bool = 
     """A copy of the RGB uint8 `image` with each face's box and label drawn, and its probability panel where one
     fits beside it (`panels` False: boxes and labels only); `explain` overlays the faces' Grad-CAM maps."""
     canvas = np.ascontiguousarray(image.copy())
-    faces = [face for face in faces if face.status == "face"]
+    faces = [face for face in faces if face.is_face]
     plan = layout(canvas.shape, faces, explain=explain, panels=panels)
     if explain and _overlay_heat(canvas, faces, heat_opacity) and plan.heat_scale is not None:
         _draw_heat_scale(canvas, plan.heat_scale, plan.style)
@@ -119,7 +119,7 @@ def layout(image_shape: tuple[int, ...], faces: Sequence[FaceResult], *, explain
     may, and where none does, the face keeps its box and label alone. The heat scale goes where it covers no tag
     and no panel.
     """
-    faces = [face for face in faces if face.status == "face"]
+    faces = [face for face in faces if face.is_face]
     style = text_style(image_shape)
     boxes = [_box_rect(face, style) for face in faces]
     tags = place_tags(boxes, [_tag_texts(face) for face in faces], style, image_shape)

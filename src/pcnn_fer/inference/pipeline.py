@@ -12,12 +12,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from pcnn_fer.data.formats import IMAGE_SUFFIXES
 from pcnn_fer.inference.draw import Annotator, VideoSink
 from pcnn_fer.inference.recognizer import Recognizer
-from pcnn_fer.inference.results import FaceResult
+from pcnn_fer.inference.results import FaceResult, failed
 from pcnn_fer.inference.video import VIDEO_SUFFIXES, VideoError, is_video, predict_video, video_info
 from pcnn_fer.inference.writers import RecordWriter
 from pcnn_fer.progress import progress
@@ -114,13 +112,10 @@ def run_predictions(recognizer: Recognizer, inputs: Sequence[str], writer: Recor
     def flush() -> None:
         # Each image is decoded once: the same pixels go to the recognizer and to the annotator.
         loaded = recognizer.decode_each(pending, names=pending)
-        readable = [i for i, item in enumerate(loaded) if isinstance(item, np.ndarray)]
-        found = iter(recognizer.predict_batch([loaded[i] for i in readable], names=[pending[i] for i in readable],
-                                              explain=explain))
-        for path, item in zip(pending, loaded):
-            faces = next(found) if isinstance(item, np.ndarray) else [item]
+        faces_of = recognizer.predict_batch(loaded, names=pending, explain=explain)  # error records pass through
+        for path, item, faces in zip(pending, loaded, faces_of):
             summary.add(*_write_input(writer, path, faces))
-            if annotator is not None and not (faces and faces[0].status == "error"):
+            if annotator is not None and not failed(faces):
                 annotator.image(path, item, faces)
             bar.update(1)
         pending.clear()
@@ -178,7 +173,7 @@ def _predict_video(recognizer: Recognizer, path: str, writer: RecordWriter, anno
                                detect_side=options.detect_side, realtime=options.realtime)
         for frame in frames:
             if frame.faces:
-                faces += sum(record.status == "face" for record in frame.faces)
+                faces += sum(record.is_face for record in frame.faces)
                 written += len(frame.faces)
                 writer.write(frame.faces)
             if annotator is not None:
@@ -191,9 +186,10 @@ def _predict_video(recognizer: Recognizer, path: str, writer: RecordWriter, anno
             if skipped:
                 frame_bar.set_postfix_str(f"{skipped} skipped to keep up")
         complete = True
-    except (VideoError, OSError, ValueError) as error:
-        # Records already written for earlier frames stay; the video counts as failed.
-        summary.add(*_write_input(writer, path, [FaceResult(input=path, error=str(error))]))
+    except (VideoError, OSError) as error:
+        # Records already written for earlier frames stay; the video counts as failed. Anything else is a bug
+        # and stops the run with its traceback.
+        summary.add(*_write_input(writer, path, [FaceResult.failure(path, str(error))]))
         summary.skipped_frames += skipped
         return
     except KeyboardInterrupt:
@@ -210,13 +206,12 @@ def _predict_video(recognizer: Recognizer, path: str, writer: RecordWriter, anno
             sink.close(complete)
     # A video without a single face gets one 'no_face' record, like an image without one.
     if not written:
-        writer.write([FaceResult(input=path)])
+        writer.write([FaceResult.no_face(path)])
     summary.add(True, faces)
     summary.skipped_frames += skipped
 
 
 def _write_input(writer: RecordWriter, path: str, faces: list[FaceResult]) -> tuple[bool, int]:
     """Write an image's records (one 'no_face' record when it has none); (processed ok, face count)."""
-    writer.write(faces or [FaceResult(input=path)])
-    failed = bool(faces) and faces[0].status == "error"
-    return not failed, 0 if failed else len(faces)
+    writer.write(faces or [FaceResult.no_face(path)])
+    return (False, 0) if failed(faces) else (True, len(faces))

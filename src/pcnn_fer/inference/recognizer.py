@@ -24,7 +24,7 @@ from pcnn_fer.faces.framing import FaceFraming
 from pcnn_fer.faces.mtcnn import MTCNN
 from pcnn_fer.faces.registry import NO_DETECTOR, create_detector
 from pcnn_fer.inference.explain import grad_cam, organ_shares
-from pcnn_fer.inference.results import FaceResult
+from pcnn_fer.inference.results import FaceResult, failed, merge_back, split_readable
 from pcnn_fer.models.metadata import ModelMetadata
 from pcnn_fer.models.optimize import optimize_for_inference
 from pcnn_fer.models.organs import ORGANS
@@ -149,12 +149,12 @@ class Recognizer:
         decoded = self._decode(image, color_order, name)
         detector = GivenFaces(boxes) if boxes is not None else self.detector
         faces = self._recognize([name], [decoded], detector, explain, self.flip_tta)[0]
-        if faces and faces[0].status == "error":
+        if failed(faces):
             raise RuntimeError(faces[0].error)
         return faces
 
-    def predict_batch(self, images: Sequence[ImageInput], *, color_order: str = "rgb", explain: bool = False,
-                      names: Sequence[str] | None = None, detector: Detector | None = None,
+    def predict_batch(self, images: Sequence[ImageInput | FaceResult], *, color_order: str = "rgb",
+                      explain: bool = False, names: Sequence[str] | None = None, detector: Detector | None = None,
                       flip_tta: bool | None = None) -> list[list[FaceResult]]:
         """The faces of each image, batching detection and the model across images.
 
@@ -164,28 +164,27 @@ class Recognizer:
         """
         names = _names_of(images, names)
         loaded = self.decode_each(images, color_order=color_order, names=names)
-        readable = [i for i, item in enumerate(loaded) if isinstance(item, np.ndarray)]
-        results = [[] if isinstance(item, np.ndarray) else [item] for item in loaded]
+        positions, pixels = split_readable(loaded, _is_pixels)
         flip = self.flip_tta if flip_tta is None else flip_tta
-        found = self._recognize([names[i] for i in readable], [loaded[i] for i in readable], detector or self.detector,
-                                explain, flip)
-        for i, faces in zip(readable, found):
-            results[i] = faces
-        return results
+        found = self._recognize([names[i] for i in positions], pixels, detector or self.detector, explain, flip)
+        return merge_back([[] if _is_pixels(item) else [item] for item in loaded], positions, found)
 
-    def decode_each(self, images: Sequence[ImageInput], *, color_order: str = "rgb",
+    def decode_each(self, images: Sequence[ImageInput | FaceResult], *, color_order: str = "rgb",
                     names: Sequence[str] | None = None) -> list[np.ndarray | FaceResult]:
         """Each image as RGB uint8 pixels, or, when it cannot be read, the error record predict_batch gives it.
 
-        For callers that need the pixels too (to draw on them): decode once here, then pass the arrays, with
-        their names, to predict_batch.
+        For callers that need the pixels too (to draw on them): decode once here, then pass what it gives, with
+        the names, to predict_batch; the error records pass through it unchanged.
         """
         loaded: list[np.ndarray | FaceResult] = []
         for image, name in zip(images, _names_of(images, names)):
+            if isinstance(image, FaceResult):
+                loaded.append(image)
+                continue
             try:
                 loaded.append(self._decode(image, color_order, name))
             except (ImageError, OSError) as error:
-                loaded.append(FaceResult(input=name, error=str(error)))
+                loaded.append(FaceResult.failure(name, str(error)))
         return loaded
 
     def _decode(self, image: ImageInput, color_order: str, name: str) -> np.ndarray:
@@ -210,7 +209,7 @@ class Recognizer:
         faces = []
         for slot, (name, image, found) in enumerate(zip(names, images, detections)):
             if isinstance(found, str):
-                results[slot] = [FaceResult(input=name, error=f"{name}: face detection failed ({found})")]
+                results[slot] = [FaceResult.failure(name, f"{name}: face detection failed ({found})")]
                 continue
             if self.min_score is not None:
                 found = [detection for detection in found if detection.score >= self.min_score]
@@ -260,7 +259,7 @@ class Recognizer:
             if not finite[i]:
                 message = (f"{face.input}: face {face.index}: the model's output is not finite (NaN or inf); its "
                            f"weights may be corrupted")
-                records.append(FaceResult(input=face.input, error=message))
+                records.append(FaceResult.failure(face.input, message))
                 continue
             records.append(FaceResult(
                 input=face.input, face=face.index, box=detection.box,
@@ -316,3 +315,8 @@ def _name_of(image: ImageInput, index: int) -> str:
         return str(image)
     filename = getattr(image, "filename", "")
     return filename or f"<image {index}>"
+
+
+def _is_pixels(item: object) -> bool:
+    """A decoded image (as opposed to the error record of one that could not be read)."""
+    return isinstance(item, np.ndarray)

@@ -1,12 +1,24 @@
-"""The plain record the Recognizer returns for each face (or for an input without one)."""
+"""The plain record the Recognizer returns for each face (or for an input without one), what kind of record it
+is, and the one way a batch of inputs, some unreadable, is run and put back in order."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
+from typing import TypeVar
 
 import numpy as np
 
 from pcnn_fer.faces.detect import PixelBox, json_fields
+
+
+class Status(str, Enum):
+    """What a record is: a face, an input that shows none, or an input that failed. Its value is the JSON field."""
+
+    FACE = "face"
+    NO_FACE = "no_face"
+    ERROR = "error"
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,12 +58,32 @@ class FaceResult:
     heatmap: np.ndarray | None = field(default=None, repr=False)
     matrix: np.ndarray | None = field(default=None, repr=False)
 
+    @classmethod
+    def failure(cls, input: str, error: str, **video) -> FaceResult:
+        """The one record of an input that could not be read or analysed, with `error` saying why."""
+        return cls(input=input, error=error, **video)
+
+    @classmethod
+    def no_face(cls, input: str, **video) -> FaceResult:
+        """The one record of an input (or video frame) that shows no face."""
+        return cls(input=input, **video)
+
     @property
-    def status(self) -> str:
-        """"face", "no_face" or "error"."""
+    def status(self) -> Status:
+        """Which of the three kinds of record this is."""
         if self.error is not None:
-            return "error"
-        return "no_face" if self.face is None else "face"
+            return Status.ERROR
+        return Status.NO_FACE if self.face is None else Status.FACE
+
+    @property
+    def is_face(self) -> bool:
+        """True for a face's record, False for a no-face or error record."""
+        return self.status is Status.FACE
+
+    @property
+    def is_failure(self) -> bool:
+        """True for the record of an input that failed."""
+        return self.status is Status.ERROR
 
     @property
     def confidence(self) -> float | None:
@@ -66,7 +98,7 @@ class FaceResult:
             record["time"] = None if self.time is None else round(self.time, 4)
         if self.track is not None:
             record["track"] = self.track
-        record["status"] = self.status
+        record["status"] = self.status.value
         if self.error is not None:
             record["error"] = self.error
         if self.face is None:
@@ -80,3 +112,27 @@ class FaceResult:
             "organ_contributions": {k: round(v, 6) for k, v in self.organ_contributions.items()},
         })
         return record
+
+
+def failed(records: Sequence[FaceResult]) -> bool:
+    """Whether these records of one input say that it failed (they are then its one error record)."""
+    return bool(records) and records[0].is_failure
+
+
+Item = TypeVar("Item")
+Output = TypeVar("Output")
+
+
+def split_readable(items: Sequence[Item], readable: Callable[[Item], bool]) -> tuple[list[int], list[Item]]:
+    """(positions, items) of the readable inputs of a batch: what goes on to detection and the model."""
+    positions = [i for i, item in enumerate(items) if readable(item)]
+    return positions, [items[i] for i in positions]
+
+
+def merge_back(placeholders: Sequence[Output], positions: Sequence[int], outputs: Sequence[Output]) -> list[Output]:
+    """The batch in input order: the outputs of the readable inputs at their positions, the placeholders (error
+    answers of the unreadable ones) elsewhere."""
+    merged = list(placeholders)
+    for position, output in zip(positions, outputs, strict=True):
+        merged[position] = output
+    return merged

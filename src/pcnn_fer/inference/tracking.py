@@ -40,7 +40,7 @@ class FaceTracker:
 
     def update(self, faces: Sequence[FaceResult]) -> list[FaceResult]:
         """The same face records with `track` set (and probabilities smoothed when asked)."""
-        faces = [face for face in faces if face.status == "face"]
+        faces = [face for face in faces if face.is_face]
         pairs = sorted(((iou(track.box, face.box), t, f) for t, track in enumerate(self._tracks)
                         for f, face in enumerate(faces)), reverse=True)
         assigned: dict[int, _Track] = {}

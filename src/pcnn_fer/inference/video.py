@@ -199,7 +199,7 @@ def predict_video(recognizer: Recognizer, source: str | Path | int, *, every: in
             for (index, seconds, image), records in zip(chunk, per_frame):
                 records = [replace(record, frame=index, time=seconds) for record in records]
                 # A frame that failed (over the pixel limit, say) keeps its error record; faces go through the tracker.
-                failed = [record for record in records if record.status == "error"]
+                failed = [record for record in records if record.is_failure]
                 skipped, previous = (index - previous) // every - 1, index
                 yield FrameResult(index, seconds, failed + tracker.update(records), image if keep_frames else None,
                                   skipped)

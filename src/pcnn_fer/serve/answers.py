@@ -11,6 +11,7 @@ import numpy as np
 
 from pcnn_fer.data.images import ImageError, PixelLimitError, load_image
 from pcnn_fer.inference.draw import annotate, heat_layer
+from pcnn_fer.inference.results import failed
 from pcnn_fer.serve.batching import BatchAnswer
 from pcnn_fer.serve.errors import ApiError
 from pcnn_fer.serve.uploads import Upload
@@ -41,7 +42,7 @@ def image_answer(upload: Upload, image: np.ndarray, answer: BatchAnswer, options
                  decode_s: float) -> dict:
     """The JSON answer for one image: `pcnn-fer predict`'s records of its faces, its size and timings."""
     faces = [face for face in answer.faces
-             if face.status == "face" and (face.detection_score is None or face.detection_score >= options.min_score)]
+             if face.is_face and (face.detection_score is None or face.detection_score >= options.min_score)]
     height, width = image.shape[:2]
     result = {"input": upload.name, "width": width, "height": height,
               "faces": [face.to_dict() for face in faces],
@@ -57,7 +58,7 @@ def image_answer(upload: Upload, image: np.ndarray, answer: BatchAnswer, options
 def detection_error(answer: BatchAnswer) -> ApiError | None:
     """The error of an image whose faces could not be searched (its one record is an error), else None."""
     faces = answer.faces
-    if faces and faces[0].status == "error":
+    if failed(faces):
         return ApiError(422, "detection_failed", str(faces[0].error))
     return None
 

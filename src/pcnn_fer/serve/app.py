@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from pcnn_fer.inference.recognizer import Recognizer
+from pcnn_fer.inference.results import merge_back, split_readable
 from pcnn_fer.inference.video import VideoError
 from pcnn_fer.models.organs import ORGANS
 from pcnn_fer.serve.answers import AnalyzeOptions, decode_upload, detection_error, image_answer
@@ -142,20 +143,21 @@ def create_app(recognizer: Recognizer, settings: ServeSettings | None = None) ->
         uploads = await read_uploads(request, settings.max_upload_bytes)
         options = options_of(flip_tta, explain, annotate, min_score)
         decoded: list = await asyncio.gather(*(decode(upload) for upload in uploads), return_exceptions=True)
-        readable = [i for i, item in enumerate(decoded) if not isinstance(item, BaseException)]
         for item in decoded:
             if isinstance(item, BaseException) and not isinstance(item, ApiError):
                 raise item
-        answers = await answers_of(submit([decoded[i][0] for i in readable], [uploads[i] for i in readable],
+        positions, readable = split_readable(decoded, lambda item: not isinstance(item, BaseException))
+        answers = await answers_of(submit([image for image, _ in readable], [uploads[i] for i in positions],
                                           options))
-        results: list[dict] = [{"input": upload.name, **item.body()} if isinstance(item, ApiError) else {}
-                               for upload, item in zip(uploads, decoded)]
-        for i, answer in zip(readable, answers):
+        finished = []
+        for i, answer in zip(positions, answers):
             try:
-                results[i] = await finish(uploads[i], decoded[i][0], answer, options, decoded[i][1])
+                finished.append(await finish(uploads[i], decoded[i][0], answer, options, decoded[i][1]))
             except ApiError as error:
-                results[i] = {"input": uploads[i].name, **error.body()}
-        return {"results": results}
+                finished.append({"input": uploads[i].name, **error.body()})
+        errors = [{"input": upload.name, **item.body()} if isinstance(item, ApiError) else {}
+                  for upload, item in zip(uploads, decoded)]
+        return {"results": merge_back(errors, positions, finished)}
 
     @app.post(f"{API}/videos", tags=["videos"], status_code=202)
     async def submit_video(request: Request, every: int = Query(1, ge=1, description="process every Nth frame"),
