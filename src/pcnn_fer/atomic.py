@@ -95,10 +95,10 @@ def _claim(partial: Path, target: Path) -> int:
         descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT, 0o666)
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        except BlockingIOError as cause:
             os.close(descriptor)
             raise TargetBusyError(f"{target}: another process is writing it (into {partial}); wait for it to "
-                                  f"finish or choose another file") from None
+                                  f"finish or choose another file") from cause
         try:
             claimed = os.path.samestat(os.fstat(descriptor), os.stat(partial))
         except FileNotFoundError:

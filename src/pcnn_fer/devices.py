@@ -15,8 +15,8 @@ def resolve_device(name: str | torch.device, local_rank: int = 0) -> torch.devic
         return torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
     try:
         device = torch.device(name)
-    except (RuntimeError, TypeError):
-        raise ValueError(f"device {name!r} is not a device name ({DEVICE_HELP})") from None
+    except (RuntimeError, TypeError) as cause:
+        raise ValueError(f"device {name!r} is not a device name ({DEVICE_HELP})") from cause
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {name!r} asked for CUDA, which is not available here; use cpu or auto")
     if device.type not in ("cpu", "cuda"):

@@ -47,7 +47,26 @@ def test_every_command_module_is_registered_and_the_version_is_the_package_s(cap
 
 def test_an_unknown_name_is_told_without_the_quotes_of_a_key_error(capsys):
     assert main(["models", "nonexistent"]) == 2
-    assert capsys.readouterr().err.startswith("pcnn-fer models: error: no pretrained model named 'nonexistent'; ")
+    assert capsys.readouterr().err.startswith("pcnn-fer models: error: no shipped model named 'nonexistent'; ")
+
+
+def test_verbose_raises_the_error_with_its_cause_and_a_bug_is_never_one_line(tiny_model_dir, tmp_path, monkeypatch):
+    from safetensors import SafetensorError
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_bytes((tiny_model_dir / "config.json").read_bytes())
+    (model / "model.safetensors").write_bytes(b"not tensors")
+    with pytest.raises(ValueError, match="is not a readable safetensors file") as caught:
+        main(["-v", "export", "--model", str(model), "--output", str(tmp_path / "m.onnx")])
+    assert isinstance(caught.value.__cause__, SafetensorError)  # the original error travels with the message
+
+    def bug(args):
+        return {}["a key that a bug forgot"]
+
+    monkeypatch.setattr("pcnn_fer.cli.models.run", bug)
+    with pytest.raises(KeyError):  # a bug is a traceback, not an "error:" line
+        main(["models"])
 
 
 def _run_cli(*argv: str) -> subprocess.CompletedProcess:

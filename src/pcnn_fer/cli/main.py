@@ -39,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run a command; library errors become one line on stderr and exit status 2."""
+    """Run a command; errors of input (a bad file, flag or value: OSError, ValueError, RuntimeError) become one
+    line on stderr and exit status 2, with -v their traceback, causes included; anything else is a bug and
+    shows its traceback."""
     args = build_parser().parse_args(argv)
     _configure_logging(args.verbose)
     try:
@@ -48,12 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("pcnn-fer: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (OSError, ValueError, RuntimeError, KeyError) as error:
+    except (OSError, ValueError, RuntimeError) as error:
         if args.verbose:
             raise
-        # A KeyError's str() is the repr of its key or message, quotes included.
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"pcnn-fer {args.command}: error: {message}", file=sys.stderr)
+        print(f"pcnn-fer {args.command}: error: {error}", file=sys.stderr)
         return EXIT_ERROR
 
 

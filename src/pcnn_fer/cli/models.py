@@ -21,7 +21,9 @@ def run(args: argparse.Namespace) -> int:
     from pcnn_fer.models.pretrained import Pretrained
 
     if args.name:
-        entry = Pretrained.get(args.name)
+        entry = Pretrained.find(args.name)
+        if entry is None:
+            raise ValueError(f"no shipped model named {args.name!r}; shipped: {', '.join(Pretrained.names())}")
         print(json.dumps({"name": entry.name, "path": str(entry.path), "config": entry.config.to_dict(),
                           "metadata": entry.metadata.to_dict()}, indent=2))
         return 0

@@ -47,9 +47,9 @@ def run(args: argparse.Namespace) -> int:
     for package in SERVE_PACKAGES:
         try:
             importlib.import_module(package)
-        except ImportError:
+        except ImportError as cause:
             raise RuntimeError(f"serving needs the serve extra ({package} is not installed): "
-                               f"pip install 'pcnn-fer[serve]'") from None
+                               f"pip install 'pcnn-fer[serve]'") from cause
     if args.workers < 1:
         raise ValueError(f"--workers must be at least 1, got {args.workers}")
     import uvicorn

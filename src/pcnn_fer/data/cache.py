@@ -56,10 +56,10 @@ class DecodedCache:
         index_path = self.directory / INDEX_FILE
         try:
             index = json.loads(index_path.read_text())
-        except FileNotFoundError:
-            raise StaleCacheError(f"{index_path}: no cache index (build the cache first)") from None
+        except FileNotFoundError as cause:
+            raise StaleCacheError(f"{index_path}: no cache index (build the cache first)") from cause
         except json.JSONDecodeError as error:
-            raise StaleCacheError(f"{index_path}: corrupt cache index ({error})") from None
+            raise StaleCacheError(f"{index_path}: corrupt cache index ({error})") from error
         if index.get("format") != FORMAT_VERSION:
             raise StaleCacheError(f"{index_path}: cache format {index.get('format')}, expected {FORMAT_VERSION}")
         self.size: int | None = index["size"]
@@ -121,7 +121,7 @@ class DecodedCache:
             try:
                 current = fingerprint(sample)
             except OSError as error:
-                raise StaleCacheError(f"{self.directory}: source of {sample.key} unreadable ({error})") from None
+                raise StaleCacheError(f"{self.directory}: source of {sample.key} unreadable ({error})") from error
             if entry[3] != current:
                 raise StaleCacheError(f"{self.directory}: source of {sample.key} changed since it was cached")
 

@@ -53,7 +53,7 @@ def load_image(source: ImageSource, *, color_order: str = "rgb", max_pixels: int
         try:
             source.load()  # a lazily opened image may still be undecoded, and truncated
         except (OSError, SyntaxError, ValueError) as error:
-            raise ImageError(f"{name}: corrupt or truncated image data ({error})") from None
+            raise ImageError(f"{name}: corrupt or truncated image data ({error})") from error
         return _from_pil(source, name)
     if isinstance(source, bytes | bytearray | memoryview):
         return _decode(io.BytesIO(bytes(source)), len(source), "<bytes>", max_pixels)
@@ -76,11 +76,11 @@ def _decode(stream, size: int, name: str, max_pixels: int) -> np.ndarray:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(stream)
     except Image.DecompressionBombError as error:
-        raise PixelLimitError(f"{name}: refused as a decompression bomb ({error})") from None
-    except UnidentifiedImageError:
-        raise ImageError(f"{name}: not an image file in any format Pillow reads") from None
+        raise PixelLimitError(f"{name}: refused as a decompression bomb ({error})") from error
+    except UnidentifiedImageError as cause:
+        raise ImageError(f"{name}: not an image file in any format Pillow reads") from cause
     except OSError as error:
-        raise ImageError(f"{name}: unreadable ({error})") from None
+        raise ImageError(f"{name}: unreadable ({error})") from error
     with image:
         _check_pixels(image.size, max_pixels, name)
         frames = getattr(image, "n_frames", 1)
@@ -90,7 +90,7 @@ def _decode(stream, size: int, name: str, max_pixels: int) -> np.ndarray:
         try:
             image.load()  # force a full decode, so truncation surfaces here and not later
         except (OSError, SyntaxError, ValueError) as error:
-            raise ImageError(f"{name}: corrupt or truncated {image.format or ''} data ({error})") from None
+            raise ImageError(f"{name}: corrupt or truncated {image.format or ''} data ({error})") from error
         return _from_pil(image, name)
 
 
@@ -118,7 +118,7 @@ def _from_pil(image: Image.Image, name: str) -> np.ndarray:
     try:
         return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
     except (ValueError, OSError) as error:
-        raise ImageError(f"{name}: cannot convert {mode} image to RGB ({error})") from None
+        raise ImageError(f"{name}: cannot convert {mode} image to RGB ({error})") from error
 
 
 def _from_array(array: np.ndarray, color_order: str, max_pixels: int | None, name: str) -> np.ndarray:

@@ -161,7 +161,7 @@ class RunDir:
         except Exception as error:  # a damaged pickle can fail in any way (EOFError, UnpicklingError, ...)
             first = str(error).split(". ")[0]  # torch's reader appends a paragraph of advice
             raise ValueError(f"{state_file} is not a readable training state ({type(error).__name__}: "
-                             f"{first}); start the run again, or resume from a copy of the run directory") from None
+                             f"{first}); start the run again, or resume from a copy of the run directory") from error
         return load_model(model_dir), state
 
     def _candidates(self, name: str) -> tuple[Path, Path]:

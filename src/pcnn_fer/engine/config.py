@@ -234,7 +234,7 @@ def load_config(path: str | Path | None = None, overrides: list[tuple[str, objec
         try:
             document = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as error:
-            raise ValueError(f"recipe {path} is not valid YAML: {error}") from None
+            raise ValueError(f"recipe {path} is not valid YAML: {error}") from error
         if not isinstance(document, dict):
             raise ValueError(f"recipe {path}: expected a mapping of groups ({', '.join(GROUPS)}), "
                              f"got {type(document).__name__}")

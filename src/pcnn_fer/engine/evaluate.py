@@ -83,7 +83,7 @@ def targets_in_model_order(samples: SampleSet, model_classes: tuple[str, ...]) -
         target = [canonical_name(c) for c in model_classes]
     except ValueError as error:
         raise ValueError(f"cannot compare {samples.name}'s classes {list(samples.class_names)} with the model's "
-                         f"{list(model_classes)}: {error}") from None
+                         f"{list(model_classes)}: {error}") from error
     return remap_labels(labels, source, target)
 
 

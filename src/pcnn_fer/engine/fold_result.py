@@ -61,5 +61,5 @@ class FoldResult:
         try:
             document = json.loads(path.read_text())
         except json.JSONDecodeError as error:
-            raise ValueError(f"{path}: not valid JSON ({error})") from None
+            raise ValueError(f"{path}: not valid JSON ({error})") from error
         return cls.from_dict(document, str(path))

@@ -196,10 +196,10 @@ def _split(samples: SampleSet, split: str, hint: str = "use --split all") -> Sam
         return samples
     try:
         parts = official_split(samples)
-    except NoOfficialSplitError:
+    except NoOfficialSplitError as cause:
         # The reader's advice names training protocols; what eval offers is the hint.
         raise ValueError(f"{samples.name} has no official split (its samples carry none), so no {split!r} part; "
-                         f"{hint}") from None
+                         f"{hint}") from cause
     if split not in parts:
         raise ValueError(f"{samples.name} has no {split!r} split (it has {', '.join(parts)}); {hint}")
     return parts[split]

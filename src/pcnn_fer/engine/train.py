@@ -105,7 +105,7 @@ def _train_folds(config: TrainConfig, folds: list[Fold], run: RunDir, context: D
             try:
                 results.append(FoldTrainer(config, fold, fold_run, context, cache, pretrained).fit(stop))
             except TrainingInterrupted as interrupted:
-                raise TrainingInterrupted(f"{interrupted}; resume with --resume {root}") from None
+                raise TrainingInterrupted(f"{interrupted}; resume with --resume {root}") from interrupted
     if folds[0].name and context.is_main:  # cross-validation, even when data.run_folds runs one fold
         summary = summarize_folds(results)
         run.write_json(SUMMARY_FILE, summary)

@@ -183,14 +183,14 @@ def load_interpreter(path: Path, num_threads: int):
     """A LiteRT interpreter of the .tflite file at `path`, its tensors allocated."""
     try:
         from ai_edge_litert.interpreter import Interpreter
-    except ImportError:
+    except ImportError as cause:
         raise ImportError("the blazeface detector runs on LiteRT: pip install ai-edge-litert "
-                          "(or pip install 'pcnn-fer[detect]')") from None
+                          "(or pip install 'pcnn-fer[detect]')") from cause
     try:
         interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
         interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as error:
-        raise ValueError(f"{path}: not a readable TensorFlow Lite model ({error})") from None
+        raise ValueError(f"{path}: not a readable TensorFlow Lite model ({error})") from error
     return interpreter
 
 

@@ -100,7 +100,7 @@ def load_stage(name: str, path: Path) -> CascadeNet:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several types for unreadable or unsafe files
-        raise ValueError(f"{path}: not a readable tensor-only state dict for MTCNN {name} ({error})") from None
+        raise ValueError(f"{path}: not a readable tensor-only state dict for MTCNN {name} ({error})") from error
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{path}: expected a state dict of tensors for MTCNN {name}, got {type(state).__name__}")
     check_state_dict(net.state_dict(), state, f"{path}: not MTCNN {name} weights")

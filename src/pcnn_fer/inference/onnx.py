@@ -49,9 +49,9 @@ def _onnx_extra(name: str, purpose: str) -> ModuleType:
     """Import a package of the optional `onnx` extra, or say how to install it (the CLI reports RuntimeError)."""
     try:
         return importlib.import_module(name)
-    except ImportError:
+    except ImportError as cause:
         raise RuntimeError(f"{purpose} needs onnx and onnxruntime (with onnxscript for export), and {name} is not "
-                           f"installed: pip install 'pcnn-fer[onnx]'") from None
+                           f"installed: pip install 'pcnn-fer[onnx]'") from cause
 
 
 @contextmanager
@@ -149,7 +149,7 @@ class OnnxModel:
             self.session = ort.InferenceSession(source if isinstance(source, bytes) else str(source), options,
                                                 providers=["CPUExecutionProvider"])
         except Exception as error:  # onnxruntime raises its own exception types
-            raise ValueError(f"{name}: not a loadable ONNX model ({error})") from None
+            raise ValueError(f"{name}: not a loadable ONNX model ({error})") from error
         metadata = self.session.get_modelmeta().custom_metadata_map
         if CONFIG_KEY not in metadata:
             raise ValueError(f"{name}: no {CONFIG_KEY!r} metadata; export it with `pcnn-fer export`")

@@ -135,10 +135,10 @@ def run_predictions(recognizer: Recognizer, inputs: Sequence[str], writer: Recor
         flush()
     except PredictionInterrupted:
         raise
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         # Inputs are done in their order and each is counted once: the one in progress follows those counted.
         done = summary.ok + summary.failed
-        raise PredictionInterrupted(summary, inputs[done] if done < len(inputs) else None) from None
+        raise PredictionInterrupted(summary, inputs[done] if done < len(inputs) else None) from interrupt
     finally:
         bar.close()
     return summary
@@ -192,10 +192,10 @@ def _predict_video(recognizer: Recognizer, path: str, writer: RecordWriter, anno
         summary.add(*_write_input(writer, path, [FaceResult.failure(path, str(error))]))
         summary.skipped_frames += skipped
         return
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         if not isinstance(source, int):  # a file stopped early is an interruption
             raise PredictionInterrupted(summary, path, processed,
-                                        (sink.partial,) if sink is not None else ()) from None
+                                        (sink.partial,) if sink is not None else ()) from interrupt
         complete = True  # a webcam runs until it is stopped
     finally:
         if frames is not None:

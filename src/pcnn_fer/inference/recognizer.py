@@ -193,7 +193,7 @@ class Recognizer:
             return load_image(image, color_order=color_order, max_pixels=self.max_pixels)
         except ImageError as error:
             message = str(error)
-            raise type(error)(message if message.startswith(name) else f"{name}: {message}") from None
+            raise type(error)(message if message.startswith(name) else f"{name}: {message}") from error
         finally:
             self.timings["decode"] += time.perf_counter() - start
 

@@ -61,7 +61,7 @@ def read_config(directory: str | Path) -> tuple[PCNNConfig, ModelMetadata]:
     try:
         document = json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"{path} is not valid JSON text: {error}") from None
+        raise ValueError(f"{path} is not valid JSON text: {error}") from error
     if not isinstance(document, dict):
         raise ValueError(f"{path}: expected a JSON object, found {type(document).__name__}")
     if document.get("format") != FORMAT:
@@ -78,11 +78,11 @@ def read_config(directory: str | Path) -> tuple[PCNNConfig, ModelMetadata]:
     try:
         config = PCNNConfig.from_dict(document["config"])
     except (TypeError, KeyError, ValueError) as error:
-        raise ValueError(f"{path}: config: {error}") from None
+        raise ValueError(f"{path}: config: {error}") from error
     try:
         metadata = ModelMetadata.from_dict(document.get("metadata"))
     except (TypeError, ValueError) as error:
-        raise ValueError(f"{path}: {error}") from None
+        raise ValueError(f"{path}: {error}") from error
     return config, metadata
 
 
@@ -100,7 +100,7 @@ def load_model(model: ModelReference = None, device: str | torch.device = "cpu")
         state = load_file(str(weights), device=str(device))
     except SafetensorError as error:
         raise ValueError(f"{weights} is not a readable safetensors file ({error}); the file is damaged or "
-                         f"was cut short: copy or export it again") from None
+                         f"was cut short: copy or export it again") from error
     check_state_dict(model.state_dict(), state,
                      f"{weights} does not fit its config ({config.backbone}, {config.num_classes} classes)")
     model.load_state_dict(state)

@@ -65,5 +65,5 @@ def get_backbone(name: str) -> BackboneSplit:
     """The split of backbone `name`; a ValueError lists the known ones."""
     try:
         return BACKBONES[name]
-    except KeyError:
-        raise ValueError(f"unknown backbone {name!r}; choose one of {sorted(BACKBONES)}") from None
+    except KeyError as cause:
+        raise ValueError(f"unknown backbone {name!r}; choose one of {sorted(BACKBONES)}") from cause

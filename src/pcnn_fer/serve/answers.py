@@ -34,8 +34,8 @@ def decode_upload(upload: Upload, max_pixels: int) -> np.ndarray:
     except ImageError as error:
         message = str(error).replace("<bytes>", upload.name, 1)
         if isinstance(error, PixelLimitError):
-            raise ApiError(413, "too_many_pixels", message) from None
-        raise ApiError(422, "bad_image", message) from None
+            raise ApiError(413, "too_many_pixels", message) from error
+        raise ApiError(422, "bad_image", message) from error
 
 
 def image_answer(upload: Upload, image: np.ndarray, answer: BatchAnswer, options: AnalyzeOptions,

@@ -87,7 +87,7 @@ def create_app(recognizer: Recognizer, settings: ServeSettings | None = None) ->
         try:
             image = await run_in_threadpool(decode_upload, upload, recognizer.max_pixels)
         except ApiError as error:
-            raise refuse(error) from None
+            raise refuse(error) from error
         return image, time.perf_counter() - start
 
     def submit(images: list, uploads: list[Upload], options: AnalyzeOptions) -> list[Future]:
@@ -98,16 +98,16 @@ def create_app(recognizer: Recognizer, settings: ServeSettings | None = None) ->
         except QueueFull as error:
             for future in futures:
                 future.cancel()
-            raise refuse(ApiError(503, "busy", f"{error}; retry shortly", {"Retry-After": "1"})) from None
+            raise refuse(ApiError(503, "busy", f"{error}; retry shortly", {"Retry-After": "1"})) from error
         return futures
 
     async def answers_of(futures: list[Future]) -> list[BatchAnswer]:
         try:
             return await asyncio.wait_for(asyncio.gather(*map(asyncio.wrap_future, futures)), settings.timeout_s)
-        except asyncio.TimeoutError:
+        except asyncio.TimeoutError as cause:
             for future in futures:
                 future.cancel()
-            raise refuse(ApiError(504, "timeout", f"no answer within {settings.timeout_s:g} s")) from None
+            raise refuse(ApiError(504, "timeout", f"no answer within {settings.timeout_s:g} s")) from cause
 
     async def finish(upload: Upload, image, answer: BatchAnswer, options: AnalyzeOptions, decode_s: float) -> dict:
         if (error := detection_error(answer)) is not None:
@@ -168,9 +168,9 @@ def create_app(recognizer: Recognizer, settings: ServeSettings | None = None) ->
         try:
             job = await run_in_threadpool(jobs.submit, upload.data, upload.name, every=every, smooth=smooth)
         except VideoError as error:
-            raise refuse(ApiError(422, "bad_video", str(error))) from None
+            raise refuse(ApiError(422, "bad_video", str(error))) from error
         except QueueFull as error:
-            raise refuse(ApiError(503, "busy", f"{error}; retry later", {"Retry-After": "5"})) from None
+            raise refuse(ApiError(503, "busy", f"{error}; retry later", {"Retry-After": "5"})) from error
         url = f"{API}/videos/{job.id}"
         return JSONResponse({**job.to_dict(), "url": url}, status_code=202, headers={"Location": url})
 

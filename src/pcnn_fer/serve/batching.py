@@ -65,8 +65,8 @@ class Batcher:
         future: Future = Future()
         try:
             self._queue.put_nowait(_Item(image, name, explain, flip_tta, future, time.perf_counter()))
-        except queue.Full:
-            raise QueueFull(f"the queue of {self._queue.maxsize} images is full") from None
+        except queue.Full as cause:
+            raise QueueFull(f"the queue of {self._queue.maxsize} images is full") from cause
         return future
 
     def close(self) -> None:

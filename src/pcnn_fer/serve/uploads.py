@@ -55,7 +55,7 @@ async def _parts(request: Request, body: bytes, limit: int) -> list[Upload]:
     try:
         form = await InMemory(request.headers, replay(), max_files=MAX_FILES, max_fields=MAX_FILES).parse()
     except Exception as error:  # noqa: BLE001 - python-multipart and Starlette raise several kinds
-        raise ApiError(422, "bad_multipart", f"unreadable multipart body ({error})") from None
+        raise ApiError(422, "bad_multipart", f"unreadable multipart body ({error})") from error
     uploads = []
     for index, (_, item) in enumerate(form.multi_items()):
         if isinstance(item, UploadFile):

@@ -78,10 +78,10 @@ class VideoJobs:
                 self._jobs[job_id] = job
         except VideoError as error:
             path.unlink(missing_ok=True)
-            raise VideoError(str(error).replace(str(path), name)) from None
-        except queue.Full:
+            raise VideoError(str(error).replace(str(path), name)) from error
+        except queue.Full as cause:
             path.unlink(missing_ok=True)
-            raise full from None
+            raise full from cause
         return job
 
     def get(self, job_id: str) -> VideoJob | None:

@@ -180,7 +180,7 @@ def safe_load(path: str | Path) -> UnpickledCheckpoint:
         content = torch.load(path, map_location="cpu", pickle_module=_restricted_pickle_module(stand_ins),
                              weights_only=False, mmap=False)
     except UnsafeCheckpointError as error:
-        raise UnsafeCheckpointError(f"{path}: {error}") from None
+        raise UnsafeCheckpointError(f"{path}: {error}") from error
     except Exception as error:  # a crafted file can make torch's reader fail in any way (IndexError, ...)
-        raise ValueError(f"{path} is not a readable torch checkpoint: {type(error).__name__}: {error}") from None
+        raise ValueError(f"{path} is not a readable torch checkpoint: {type(error).__name__}: {error}") from error
     return UnpickledCheckpoint(path, content, tuple(sorted(stand_ins)))

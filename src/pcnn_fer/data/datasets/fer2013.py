@@ -275,11 +275,11 @@ def read(root: Path, *, skip_bad: bool = False) -> SampleSet:
     policy = BadInputPolicy("fer2013", skip_bad)
     try:
         csv_path = find_csv(root)
-    except FileNotFoundError:
+    except FileNotFoundError as cause:
         folders = find_folders(root)
         if not folders:
             raise FileNotFoundError(f"{root}: neither {CSV_NAME} nor the image folders train/<class>/ and "
-                                    f"test/<class>/ found") from None
+                                    f"test/<class>/ found") from cause
         return SampleSet("fer2013", FER2013_CLASSES, read_folders(folders, policy), policy.report())
     rows = parse_csv(csv_path, policy)
     samples = [Sample(rows.pixels[i], int(rows.labels[i]), f"row{rows.positions[i]:05d}", None,
