@@ -4,7 +4,6 @@ unreadable files."""
 from __future__ import annotations
 
 import threading
-import time
 
 import cv2
 import numpy as np
@@ -97,28 +96,73 @@ def test_the_reader_thread_gives_every_frame_in_order_and_stops_when_left_early(
     assert readers() == []
 
 
-def test_a_live_source_too_fast_for_its_consumer_skips_frames_and_never_falls_behind(clip):
+class ManualClock:
+    """A clock that moves only when the test says: the reader waits on it until the consumer advances it."""
+
+    def __init__(self) -> None:
+        self.time = 0.0
+        self.waiting_for: float | None = None  # the moment the reader sleeps until, while it sleeps
+        self.changed = threading.Condition()
+
+    def now(self) -> float:
+        return self.time
+
+    def sleep_until(self, moment: float) -> None:
+        with self.changed:
+            self.waiting_for = moment
+            self.changed.notify_all()
+            assert self.changed.wait_for(lambda: self.time >= moment, timeout=30), "the clock was never advanced"
+            self.waiting_for = None
+
+    def advance(self, seconds: float, reader: FrameReader) -> None:
+        """Move time on, then wait (30 s at most) until the reader has handed on every frame now due."""
+        with self.changed:
+            self.time += seconds
+            self.changed.notify_all()
+            settled = self.changed.wait_for(
+                lambda: (self.waiting_for is not None and self.waiting_for > self.time)
+                or reader.finished_reading.is_set(), timeout=30)
+        assert settled, "the reader never caught up with the clock"
+
+
+def _consume_slowly(reader: FrameReader, clock: ManualClock, seconds: float) -> list[int]:
+    """The frame indices a consumer that needs `seconds` per frame takes."""
+    clock.advance(0.0, reader)
     seen = []
-    for index, _, _ in FrameReader(clip, live=True):  # 10 fps: a frame every 100 ms
+    for index, _, _ in reader:
         seen.append(index)
-        time.sleep(0.25)  # a consumer that needs 250 ms a frame
-    # It kept the source's pace, the newest frame always waiting, instead of handing over all ten in turn.
-    assert seen[0] == 0 and seen == sorted(seen) and 2 <= len(seen) <= 6 and seen[-1] == 9
+        clock.advance(seconds, reader)
+    return seen
 
 
-def test_realtime_prediction_counts_the_frames_it_skipped(model, clip):
+def test_a_live_source_too_fast_for_its_consumer_skips_frames_and_never_falls_behind(clip):
+    clock = ManualClock()
+    seen = _consume_slowly(FrameReader(clip, live=True, clock=clock), clock, 0.25)  # 10 fps: a frame per 100 ms
+    # Each time the consumer comes back, it gets the newest frame due, never an older one in turn.
+    assert seen == [0, 2, 5, 7, 9]
+
+
+def test_realtime_prediction_counts_the_frames_it_skipped(model, clip, monkeypatch):
+    clock = ManualClock()
+    readers: list[FrameReader] = []
+
+    class Observed(FrameReader):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            readers.append(self)
+
+    monkeypatch.setattr("pcnn_fer.inference.video.FrameReader", Observed)
     recognizer = Recognizer(model, detector=None)
     slow = recognizer.predict_batch
 
-    def predict_slowly(*args, **options):
-        time.sleep(0.25)
+    def predict_slowly(*args, **options):  # the model takes 250 ms of the source's time per frame
+        clock.advance(0.25, readers[0])
         return slow(*args, **options)
 
     recognizer.predict_batch = predict_slowly
-    results = list(predict_video(recognizer, clip, realtime=True))
-    assert sum(r.skipped for r in results) > 0
-    assert len(results) + sum(r.skipped for r in results) == results[-1].index + 1
-    assert [r.index for r in results] == sorted(r.index for r in results)
+    results = list(predict_video(recognizer, clip, realtime=True, clock=clock))
+    assert [r.index for r in results] == [0, 2, 5, 7, 9]
+    assert [r.skipped for r in results] == [0, 1, 2, 1, 1]
 
 
 def test_an_error_of_the_source_reaches_the_consumer(bad_inputs):

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -102,23 +103,45 @@ def read_frames(source: str | Path | int, every: int = 1) -> Iterator[tuple[int,
         capture.release()
 
 
+class Clock(Protocol):
+    """What paces a live file: the time now and a wait until a moment, in seconds."""
+
+    def now(self) -> float: ...
+
+    def sleep_until(self, moment: float) -> None: ...
+
+
+class WallClock:
+    """The real clock."""
+
+    def now(self) -> float:
+        return time.perf_counter()
+
+    def sleep_until(self, moment: float) -> None:
+        time.sleep(max(0.0, moment - time.perf_counter()))
+
+
 class FrameReader:
     """The frames of `read_frames`, decoded on a background thread so that decoding overlaps the model.
 
-    `live` treats the source as live: a file is released at its own frame rate, and only the newest frame is
-    kept, so a consumer too slow for the source skips frames instead of falling behind (a webcam is live by
-    nature). Iterating yields (index, time, frame); an error of the source is raised there.
+    `live` treats the source as live: a file is released at its own frame rate on `clock` (the wall clock unless
+    given), and only the newest frame is kept, so a consumer too slow for the source skips frames instead of
+    falling behind (a webcam is live by nature). Iterating yields (index, time, frame); an error of the source is
+    raised there. `finished_reading` is set once every frame has been read and handed on or skipped.
     """
 
-    def __init__(self, source: str | Path | int, every: int = 1, live: bool = False, buffer: int = 8) -> None:
+    def __init__(self, source: str | Path | int, every: int = 1, live: bool = False, buffer: int = 8,
+                 clock: Clock | None = None) -> None:
         self.source, self.every, self.live = source, every, live
+        self.clock = clock or WallClock()
+        self.finished_reading = threading.Event()
         self._queue: queue.Queue = queue.Queue(maxsize=1 if live else buffer)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._read, name="pcnn-fer frame reader", daemon=True)
         self._thread.start()
 
     def _read(self) -> None:
-        start = time.perf_counter()
+        start = self.clock.now()
         last: object = _END
         frames = read_frames(self.source, self.every)
         try:
@@ -126,12 +149,13 @@ class FrameReader:
                 if self._stop.is_set():
                     break
                 if self.live and not isinstance(self.source, int) and item[1] is not None:
-                    time.sleep(max(0.0, start + item[1] - time.perf_counter()))  # a file plays at its own pace
+                    self.clock.sleep_until(start + item[1])  # a file plays at its own pace
                 self._put(item, drop_older=self.live)
         except Exception as error:  # handed to the consumer, which raises it in its own thread
             last = error
         finally:
             frames.close()
+            self.finished_reading.set()
             self._put(last, drop_older=False)
 
     def _put(self, item: object, drop_older: bool) -> None:
@@ -166,7 +190,7 @@ _END = object()
 def predict_video(recognizer: Recognizer, source: str | Path | int, *, every: int = 1, batch_frames: int = 8,
                   smoothing: float | None = None, explain: bool = False, keep_frames: bool = False,
                   name: str | None = None, detect_every: int = 5, detect_side: int | None = 480,
-                  realtime: bool = False) -> Iterator[FrameResult]:
+                  realtime: bool = False, clock: Clock | None = None) -> Iterator[FrameResult]:
     """Results for every `every`-th frame, in order; faces of `batch_frames` frames go through the model together.
 
     Faces are searched every `detect_every` processed frames on a frame downscaled to `detect_side` pixels and
@@ -174,7 +198,7 @@ def predict_video(recognizer: Recognizer, source: str | Path | int, *, every: in
     frame). They are tracked by box overlap (each record's `track`); `smoothing` (weight of the newest frame, in
     (0, 1]) averages each track's probabilities exponentially over time. `realtime` keeps up with the source:
     frames that arrive while the model is busy are skipped (each FrameResult's `skipped` counts those dropped
-    just before it). A webcam index is always read in real time.
+    just before it), on `clock` (the wall clock unless given). A webcam index is always read in real time.
     """
     if batch_frames < 1:
         raise ValueError(f"batch_frames must be at least 1, got {batch_frames}")
@@ -182,7 +206,7 @@ def predict_video(recognizer: Recognizer, source: str | Path | int, *, every: in
     live = realtime or isinstance(source, int)
     follower = FaceFollower(recognizer.detector, detect_every=detect_every, detect_side=detect_side)
     tracker = FaceTracker(smoothing=smoothing)
-    reader = FrameReader(source, every, live=live)
+    reader = FrameReader(source, every, live=live, clock=clock)
     frames = iter(reader)
     previous = -every
     try:
