@@ -2,7 +2,6 @@ import pytest
 import torch
 from shapes import CLASSES, write_shapes_tree
 
-from pcnn_fer.engine.challenge_subsets import read_subset
 from pcnn_fer.engine.evaluate import EvalOptions
 from pcnn_fer.engine.run_eval import ROW_COLUMNS, EvalRequest, evaluate_run
 from pcnn_fer.models import create_model
@@ -39,10 +38,3 @@ def test_a_split_the_dataset_lacks_names_the_splits_it_has(model_and_data, tmp_p
     request = EvalRequest(model=model, dataset="folder", data_root=data, split="val", output=tmp_path)
     with pytest.raises(ValueError, match=r"has no 'val' split \(it has train, test\); use --split all"):
         evaluate_run(request, OPTIONS)
-
-
-def test_a_subset_spec_names_the_subsets_there_are(tmp_path):
-    with pytest.raises(ValueError, match="NAME one of occlusion-rafdb, pose30-rafdb"):
-        read_subset("occlusion=list.txt")
-    with pytest.raises(ValueError, match="pose30-rafdb takes 2 file"):
-        read_subset(f"pose30-rafdb={tmp_path / 'list.txt'}")

@@ -1,5 +1,6 @@
-"""The published FERPlus challenge lists on the real files: sizes, membership in FERPlus Test, and labels equal
-to the 2016 label.csv majority (the reason their rows read FERPlus with votes=label_csv)."""
+"""Challenge subsets by name: specs checked before anything loads, and the published FERPlus lists on the real
+files (sizes, membership in FERPlus Test, labels equal to the 2016 label.csv majority, the reason their rows read
+FERPlus with votes=label_csv)."""
 
 from __future__ import annotations
 
@@ -59,3 +60,10 @@ def test_pose45_is_a_subset_of_pose30(challenge_lists):
     _, pose30 = read_subset(f"pose30-ferplus={challenge_lists / LISTS['pose30-ferplus'][0]}")
     _, pose45 = read_subset(f"pose45-ferplus={challenge_lists / LISTS['pose45-ferplus'][0]}")
     assert set(pose45.entries) <= set(pose30.entries)
+
+
+def test_a_subset_spec_names_the_subsets_there_are(tmp_path):
+    with pytest.raises(ValueError, match="NAME one of occlusion-rafdb, pose30-rafdb"):
+        read_subset("occlusion=list.txt")
+    with pytest.raises(ValueError, match="pose30-rafdb takes 2 file"):
+        read_subset(f"pose30-rafdb={tmp_path / 'list.txt'}")
