@@ -171,7 +171,7 @@ def peer_contenders(fer: dict[str, FerMiniXception], facex: FacexClassifier | No
 def pcnn_pipeline(recognizer: Recognizer, name: str) -> Pipeline:
     """pcnn-fer as users run it: the Recognizer, its MTCNN and the model's framing; the face MTCNN is surest of."""
     def run(rgb: np.ndarray) -> np.ndarray | None:
-        faces = [face for face in recognizer.predict(rgb) if face.status == "face"]
+        faces = [face for face in recognizer.predict(rgb) if face.is_face]
         if not faces:
             return None
         surest = max(faces, key=lambda face: face.detection_score)

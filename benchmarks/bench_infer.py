@@ -79,14 +79,15 @@ def pipeline(recognizers: dict[str, Recognizer], folder: Path, repeats: int, eve
     for _ in range(repeats):
         for backend, recognizer in recognizers.items():
             for source in ("photos", "video"):
-                recognizer.timings.clear()
+                timings: Counter = Counter()
                 start = time.perf_counter()
                 if source == "photos":
-                    faces = sum(len(f) for f in recognizer.predict_batch(photos))
+                    faces = sum(len(f) for f in recognizer.predict_batch(photos, timings=timings))
                 else:
-                    faces = sum(len(r.faces) for r in predict_video(recognizer, folder / VIDEO, every=every))
+                    faces = sum(len(r.faces) for r in predict_video(recognizer, folder / VIDEO, every=every,
+                                                                    timings=timings))
                 total = totals.setdefault((backend, source), Counter())
-                total.update(recognizer.timings)
+                total.update(timings)
                 total["wall"] += time.perf_counter() - start
                 total["faces"] += faces
     return totals

@@ -44,7 +44,7 @@ def score(recognizer: Recognizer, photos: list[tuple[str, str]]) -> tuple[float,
     correct, missing = Counter(), 0
     results = recognizer.predict_batch([path for path, _ in photos])
     for (_, label), faces in zip(photos, results):
-        faces = [face for face in faces if face.status == "face"]
+        faces = [face for face in faces if face.is_face]
         if not faces:
             missing += 1
             continue

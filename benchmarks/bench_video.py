@@ -83,12 +83,12 @@ def multi_face_clip(photo: Path, target: Path, frames: int, size: tuple[int, int
 
 def run_pcnn(recognizer: Recognizer, clip: Path, every: int, **options) -> Run:
     """One pass of pcnn-fer's video pipeline; `options` go to predict_video (how faces are searched and followed)."""
-    recognizer.timings.clear()
+    timings: Counter = Counter()
     start = time.perf_counter()
-    frames = list(predict_video(recognizer, clip, every=every, **options))
+    frames = list(predict_video(recognizer, clip, every=every, timings=timings, **options))
     seconds = time.perf_counter() - start
-    faces = [[record for record in frame.faces if record.status == "face"] for frame in frames]
-    return Run(seconds, len(frames), sum(map(len, faces)), Counter(recognizer.timings), faces)
+    faces = [[record for record in frame.faces if record.is_face] for frame in frames]
+    return Run(seconds, len(frames), sum(map(len, faces)), timings, faces)
 
 
 def compare(full: list[list[FaceResult]], fast: list[list[FaceResult]]) -> tuple[int, int, int]:

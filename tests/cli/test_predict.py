@@ -126,20 +126,21 @@ def signal_when(condition, signum: int, deadline_s: float = 120.0) -> threading.
 def test_a_stopped_run_leaves_its_unfinished_files_under_partial_names_and_says_how_far_it_got(
         tiny_model_dir, tmp_path, capsys, signum):
     photo = write_face(tmp_path / "photo.png", 5)
-    # At its own pace (--realtime) the clip lasts a minute: the run is still going when the signal comes.
-    clip = write_clip(tmp_path / "long.mp4", 600)
+    # At its own pace (--realtime) the clip lasts three minutes: the run is still going when the signal comes,
+    # however loaded the machine.
+    clip = write_clip(tmp_path / "long.mp4", 1800)
     output, annotated = tmp_path / "faces.jsonl", tmp_path / "annotated"
     records_so_far = partial_path(output)
 
-    def two_frames_recorded() -> bool:
-        return records_so_far.is_file() and records_so_far.read_text().count('"frame"') >= 2
+    def a_frame_recorded() -> bool:
+        return records_so_far.is_file() and records_so_far.read_text().count('"frame"') >= 1
 
     def let_through(signum: int, frame: object) -> None:  # would otherwise end the whole test session
         raise AssertionError("SIGTERM went past the command to the process running it")
 
     previous = signal.signal(signal.SIGTERM, let_through)
     try:
-        watcher = signal_when(two_frames_recorded, signum)
+        watcher = signal_when(a_frame_recorded, signum, deadline_s=170)
         code = main(["predict", str(photo), str(clip), "--model", str(tiny_model_dir), "--detector", "none",
                      "--realtime", "--annotate", str(annotated), "--output", str(output), "--quiet"])
         watcher.join(timeout=10)
@@ -158,7 +159,7 @@ def test_a_stopped_run_leaves_its_unfinished_files_under_partial_names_and_says_
     assert message.startswith(prefix), message
     said = int(message.removeprefix(prefix).split()[0])
     # The signal may land between a frame's records, its annotated copy and its count.
-    assert 2 <= said <= video_frames <= len(lines) - 1 <= said + 1
+    assert 1 <= said <= video_frames <= len(lines) - 1 <= said + 1
     assert message.endswith(f"processed frame(s); 1 of 2 input(s) done: 1 processed, 0 failed, 1 face record(s); "
                             f"unfinished: {annotated / 'long.partial.mp4'}, {records_so_far}")
 

@@ -29,7 +29,7 @@ def test_serve_builds_the_app_from_its_flags(started, tiny_model_dir, tmp_path):
                  "--token-file", str(token), "--max-upload-mb", "1", "--queue-size", "5", "--max-batch", "3"]) == 0
     ((app, options),) = started
     assert options == {"host": "127.0.0.1", "port": 8123}
-    assert app.state.batcher.max_batch == 3
+    assert app.state.context.batcher.max_batch == 3
     with TestClient(app) as client:
         assert client.get("/v1/models").status_code == 401
         headers = {"Authorization": "Bearer s3cret"}
@@ -46,9 +46,9 @@ def test_workers_hand_the_settings_to_each_process(started, tiny_model_dir, monk
     settings = ServeSettings.from_environment()
     assert (settings.model, settings.detector) == (str(tiny_model_dir), "none")
     app = serve_app.app_from_environment()
-    assert app.state.batcher.recognizer.config.input_size == 96
-    app.state.batcher.close()
-    app.state.jobs.close()
+    assert app.state.context.batcher.recognizer.config.input_size == 96
+    app.state.context.batcher.close()
+    app.state.context.jobs.close()
 
 
 def test_an_empty_token_file_is_refused(started, tiny_model_dir, tmp_path, capsys):

@@ -69,7 +69,7 @@ def test_no_augmentation_is_the_evaluation_transform_and_unknown_names_are_refus
     preprocessing = Preprocessing(64)
     plain = eval_transform(preprocessing)(image)
     torch.testing.assert_close(train_transform(preprocessing, policy="none")(image), plain)
-    with pytest.raises(ValueError, match="augmentation 'heavy'; expected one of reference, light, none"):
+    with pytest.raises(ValueError, match="augmentation 'heavy'; expected one of reference, light, wild, none"):
         train_transform(Preprocessing(64), policy="heavy")
 
 

@@ -53,7 +53,8 @@ def test_unknown_option_and_missing_label_file(rafdb_tree, tmp_path):
 
 
 def test_registry_names():
-    assert set(DATASET_NAMES) == {"rafdb", "fer2013", "ferplus", "ckplus", "jaffe", "affectnet", "folder"}
+    assert set(DATASET_NAMES) == {"rafdb", "fer2013", "ferplus", "ckplus", "jaffe", "affectnet", "folder",
+                                 "ckplus48"}
     assert reader_options("ferplus") == {"mode": "majority", "contempt": True, "fer2013_csv": None, "votes": "auto"}
     with pytest.raises(ValueError, match="unknown dataset 'sfew'"):
         load_dataset("sfew", ".")

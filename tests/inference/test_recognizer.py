@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import warnings
+from collections import Counter
 
 import cv2
 import numpy as np
@@ -270,13 +272,64 @@ def test_unknown_backend_and_model_directory_errors(tiny_model_dir, tmp_path):
         Recognizer.from_pretrained(tmp_path, detector=None)
 
 
-def test_timings_are_kept_per_stage(model):
+def test_each_call_gets_its_own_timings_per_stage(model):
     recognizer = Recognizer(model, detector=None)
     buffer = io.BytesIO()
     Image.fromarray(face_pixels(15)).save(buffer, format="PNG")
-    recognizer.predict(buffer.getvalue())
-    assert set(recognizer.timings) >= {"decode", "detect", "align", "model"}
-    assert all(seconds >= 0 for seconds in recognizer.timings.values())
+    first, second = Counter(), Counter()
+    recognizer.predict(buffer.getvalue(), timings=first)
+    recognizer.predict_batch([buffer.getvalue()] * 2, timings=second)
+    assert set(first) >= {"decode", "detect", "align", "model"} and set(second) == set(first)
+    assert all(seconds >= 0 for seconds in [*first.values(), *second.values()])
+    assert not hasattr(recognizer, "timings")  # nothing accumulates in shared state
+
+
+def test_calls_from_two_threads_take_turns(model):
+    recognizer = Recognizer(model, detector=None)
+    inside, overlaps = [0], []
+    model_call = recognizer._forward
+
+    def counting(batch):
+        inside[0] += 1
+        overlaps.append(inside[0])
+        try:
+            return model_call(batch)
+        finally:
+            inside[0] -= 1
+
+    recognizer._forward = counting
+    crops = [face_pixels(seed) for seed in range(4)]
+    threads = [threading.Thread(target=recognizer.predict_batch, args=(crops,)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(overlaps) == 4 and max(overlaps) == 1
+
+
+class GivenFacesScored:
+    """The whole image as one face per score, scored so."""
+
+    name = "scored"
+
+    def __init__(self, scores: list[float]) -> None:
+        self.scores = scores
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        height, width = image.shape[:2]
+        return [Detection((0.0, 0.0, float(width), float(height)), score, None) for score in self.scores]
+
+    def detect_batch(self, images):
+        return [self.detect(image) for image in images]
+
+
+def test_min_score_of_a_call_drops_faces_before_the_model(model):
+    recognizer = Recognizer(model, detector=GivenFacesScored([0.2, 0.9]))
+    timings = Counter()
+    (faces,) = recognizer.predict_batch([face_pixels(3)], min_score=0.5, timings=timings)
+    assert [face.detection_score for face in faces] == [0.9] and [face.face for face in faces] == [0]
+    (faces,) = recognizer.predict_batch([face_pixels(3)])
+    assert [face.detection_score for face in faces] == [0.2, 0.9]
 
 
 def test_the_framing_travels_in_the_model_metadata(model, tmp_path):

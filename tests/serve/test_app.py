@@ -179,7 +179,7 @@ def test_a_token_guards_the_api_but_not_health_or_the_page(serve, encoded):
 def test_a_full_queue_answers_503_with_retry_after(serve, recognizer, encoded):
     client = serve(queue_size=2, batch_window_ms=0)
     recognizer.gate.clear()  # the model thread holds its first batch; the queue behind it fills up
-    batcher = client.app.state.batcher
+    batcher = client.app.state.context.batcher
     pixels = np.zeros((8, 8, 3), np.uint8)
     waiting = [batcher.submit(pixels, "held")]
     deadline = time.monotonic() + 30
@@ -227,7 +227,7 @@ def test_a_video_job_gives_the_tracked_records_predict_video_gives(serve, recogn
     assert job["records"] == expected and [r["frame"] for r in job["records"]] == list(range(6))
     later = client.get(f"{answer.json()['url']}?offset=4").json()
     assert later["records"] == expected[4:] and later["next_offset"] == 6
-    assert list(client.app.state.folder.iterdir()) == []  # the upload is gone once its job ends
+    assert list(client.app.state.context.folder.iterdir()) == []  # the upload is gone once its job ends
 
 
 def test_video_uploads_stay_in_the_server_folder_under_its_own_names(serve, recognizer, write_video, tmp_path):
@@ -236,7 +236,7 @@ def test_video_uploads_stay_in_the_server_folder_under_its_own_names(serve, reco
     write_video(path, frames=2)
     recognizer.gate.clear()  # the job is held while it is looked at
     answer = client.post("/v1/videos", files={"video": ("../../escape.mp4", path.read_bytes())})
-    (stored,) = client.app.state.folder.iterdir()
+    (stored,) = client.app.state.context.folder.iterdir()
     assert stored.name == f"{answer.json()['id']}.mp4" and not (tmp_path.parent / "escape.mp4").exists()
     recognizer.gate.set()
     assert _finished(client, answer.json()["url"])["input"] == "../../escape.mp4"

@@ -122,6 +122,10 @@ def run(args: argparse.Namespace) -> int:
     options = PredictOptions(every=args.every, batch_size=args.batch_size, smooth=args.smooth,
                              detect_every=args.detect_every, detect_side=args.detect_side or None,
                              realtime=args.realtime, show_progress=not args.quiet)
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)  # the process's own count, set once here (onnxruntime's below)
     recognizer = Recognizer.from_pretrained(
         args.model, detector=args.detector, backend=args.backend,
         device=args.device, flip_tta=args.flip_tta, max_pixels=args.max_pixels, min_score=args.min_score,

@@ -5,6 +5,7 @@ A face given by the caller (boxes, or an image that is already an aligned crop) 
 
 from __future__ import annotations
 
+import threading
 import time
 import warnings
 from collections import Counter
@@ -36,6 +37,17 @@ BACKENDS = ("torch", "onnx")
 
 
 @dataclass
+class _Call:
+    """What one predict/predict_batch call asks for, and where it adds the seconds of each stage."""
+
+    detector: Detector
+    explain: bool
+    flip: bool
+    min_score: float | None
+    timings: Counter[str]
+
+
+@dataclass
 class _Face:
     """One face on its way through the pipeline; `slot` is its image's position in the batch."""
 
@@ -56,8 +68,10 @@ class Recognizer:
     detectors without eyes) are cut as squares around their box widened by `box_margin` on each side.
     `min_score` drops detections scored below it (mtcnn scores are probabilities; haar scores neighbour
     counts). `flip_tta` averages each face with its mirror image as evaluation does (`pcnn_fer.models.tta`).
-    `timings` accumulates seconds per stage (decode, detect, align, model, explain) for benchmarks. `threads`
-    sets the model's CPU threads (onnxruntime's session, or torch's process-wide count).
+    `threads` sets onnxruntime's session threads; torch's thread count is the process's own, set once by whoever
+    owns the process (`torch.set_num_threads`; the commands do it from --threads). Calls from several threads
+    take turns: one call at a time uses the detector and the model, and each call adds its own seconds per stage
+    to the `timings` Counter it is given, never to shared state.
 
     Faces are cut as the model's metadata says (`framing`: landmark template, grey or colour, working
     resolution), and probabilities are softmax(logits / T) with the calibration temperature T of its metadata;
@@ -87,15 +101,11 @@ class Recognizer:
                 onnx_model = onnx_model_of(model, threads=threads)
             self._forward = onnx_model
         else:
-            if threads is not None:
-                torch.set_num_threads(threads)  # process-wide: torch has no per-model thread count
             # BatchNorm folded and channels-last: the same outputs up to float rounding, much faster on CPUs.
             self._forward = optimize_for_inference(self.model)
-        if (min_score is not None and (detector == "mtcnn" or isinstance(detector, MTCNN))
-                and not 0 <= min_score <= 1):
-            raise ValueError(f"min_score {min_score}: MTCNN scores faces with probabilities, so it must lie in [0, 1] "
-                             f"(e.g. 0.95)")
         self.detector = self._make_detector(detector)
+        self._check_min_score(min_score)
+        self._turn = threading.Lock()
         metadata = model.metadata
         self.framing = framing or _framing_of(metadata)
         self.temperature = float(temperature if temperature is not None else metadata.temperature)
@@ -107,7 +117,6 @@ class Recognizer:
         self.batch_size = batch_size
         self.max_pixels = max_pixels
         self.min_score = min_score
-        self.timings: Counter[str] = Counter()
         self.preprocessing = Preprocessing.of(self.config)
 
     @classmethod
@@ -139,38 +148,56 @@ class Recognizer:
         return self.config.class_names
 
     def predict(self, image: ImageInput, *, color_order: str = "rgb", boxes: Sequence[Sequence[float]] | None = None,
-                explain: bool = False, name: str | None = None) -> list[FaceResult]:
+                explain: bool = False, name: str | None = None, timings: Counter[str] | None = None
+                ) -> list[FaceResult]:
         """The faces of one image (a path, encoded bytes, PIL image or array in `color_order`), surest first.
 
         `boxes` (x0, y0, x1, y1) skip detection. An unreadable image raises ImageError, a detector failure
-        RuntimeError; an image without a face gives an empty list.
+        RuntimeError; an image without a face gives an empty list. `timings` receives this call's seconds per
+        stage (decode, detect, align, model, explain).
         """
         name = name or _name_of(image, 0)
-        decoded = self._decode(image, color_order, name)
-        detector = GivenFaces(boxes) if boxes is not None else self.detector
-        faces = self._recognize([name], [decoded], detector, explain, self.flip_tta)[0]
+        call = self._call(GivenFaces(boxes) if boxes is not None else None, explain, None, None, timings)
+        decoded = self._decode(image, color_order, name, call.timings)
+        faces = self._recognize([name], [decoded], call)[0]
         if failed(faces):
             raise RuntimeError(faces[0].error)
         return faces
 
     def predict_batch(self, images: Sequence[ImageInput | FaceResult], *, color_order: str = "rgb",
                       explain: bool = False, names: Sequence[str] | None = None, detector: Detector | None = None,
-                      flip_tta: bool | None = None) -> list[list[FaceResult]]:
+                      flip_tta: bool | None = None, min_score: float | None = None,
+                      timings: Counter[str] | None = None) -> list[list[FaceResult]]:
         """The faces of each image, batching detection and the model across images.
 
         An image that cannot be read yields one record carrying its error instead of faces; an image
         without a face yields an empty list. The batch goes on either way. `detector` replaces the
-        recognizer's own for this call (a video's FaceFollower, say), and `flip_tta` its flip_tta setting.
+        recognizer's own for this call (a video's FaceFollower, say), `flip_tta` and `min_score` its settings;
+        `timings` receives this call's seconds per stage.
         """
         names = _names_of(images, names)
-        loaded = self.decode_each(images, color_order=color_order, names=names)
+        call = self._call(detector, explain, flip_tta, min_score, timings)
+        loaded = self.decode_each(images, color_order=color_order, names=names, timings=call.timings)
         positions, pixels = split_readable(loaded, _is_pixels)
-        flip = self.flip_tta if flip_tta is None else flip_tta
-        found = self._recognize([names[i] for i in positions], pixels, detector or self.detector, explain, flip)
+        found = self._recognize([names[i] for i in positions], pixels, call)
         return merge_back([[] if _is_pixels(item) else [item] for item in loaded], positions, found)
 
+    def _call(self, detector: Detector | None, explain: bool, flip_tta: bool | None, min_score: float | None,
+              timings: Counter[str] | None) -> _Call:
+        if min_score is not None:
+            self._check_min_score(min_score)
+        return _Call(detector or self.detector, explain, self.flip_tta if flip_tta is None else flip_tta,
+                     self.min_score if min_score is None else min_score,
+                     timings if timings is not None else Counter())
+
+    def _check_min_score(self, min_score: float | None) -> None:
+        if min_score is not None and isinstance(self.detector, MTCNN) and not 0 <= min_score <= 1:
+            raise ValueError(f"min_score {min_score}: MTCNN scores faces with probabilities, so it must lie in [0, 1] "
+                             f"(e.g. 0.95)")
+
     def decode_each(self, images: Sequence[ImageInput | FaceResult], *, color_order: str = "rgb",
-                    names: Sequence[str] | None = None) -> list[np.ndarray | FaceResult]:
+                    names: Sequence[str] | None = None,
+                    timings: Counter[str] | None = None) -> list[np.ndarray | FaceResult]:
         """Each image as RGB uint8 pixels, or, when it cannot be read, the error record predict_batch gives it.
 
         For callers that need the pixels too (to draw on them): decode once here, then pass what it gives, with
@@ -182,12 +209,13 @@ class Recognizer:
                 loaded.append(image)
                 continue
             try:
-                loaded.append(self._decode(image, color_order, name))
+                loaded.append(self._decode(image, color_order, name, timings))
             except (ImageError, OSError) as error:
                 loaded.append(FaceResult.failure(name, str(error)))
         return loaded
 
-    def _decode(self, image: ImageInput, color_order: str, name: str) -> np.ndarray:
+    def _decode(self, image: ImageInput, color_order: str, name: str,
+                timings: Counter[str] | None = None) -> np.ndarray:
         start = time.perf_counter()
         try:
             return load_image(image, color_order=color_order, max_pixels=self.max_pixels)
@@ -195,15 +223,20 @@ class Recognizer:
             message = str(error)
             raise type(error)(message if message.startswith(name) else f"{name}: {message}") from error
         finally:
-            self.timings["decode"] += time.perf_counter() - start
+            if timings is not None:
+                timings["decode"] += time.perf_counter() - start
 
-    def _recognize(self, names: list[str], images: list[np.ndarray], detector: Detector, explain: bool,
-                   flip: bool) -> list[list[FaceResult]]:
+    def _recognize(self, names: list[str], images: list[np.ndarray], call: _Call) -> list[list[FaceResult]]:
         if not images:
             return []
+        with self._turn:  # one call at a time uses the detector and the model
+            return self._recognize_in_turn(names, images, call)
+
+    def _recognize_in_turn(self, names: list[str], images: list[np.ndarray], call: _Call) -> list[list[FaceResult]]:
+        timings = call.timings
         start = time.perf_counter()
-        detections = self._detect(detector, images)
-        self.timings["detect"] += time.perf_counter() - start
+        detections = self._detect(call.detector, images)
+        timings["detect"] += time.perf_counter() - start
         start = time.perf_counter()
         results: list[list[FaceResult]] = [[] for _ in images]
         faces = []
@@ -211,15 +244,15 @@ class Recognizer:
             if isinstance(found, str):
                 results[slot] = [FaceResult.failure(name, f"{name}: face detection failed ({found})")]
                 continue
-            if self.min_score is not None:
-                found = [detection for detection in found if detection.score >= self.min_score]
+            if call.min_score is not None:  # dropped before the model, which never sees them
+                found = [detection for detection in found if detection.score >= call.min_score]
             for index, detection in enumerate(found):
                 crop, matrix = self.framing.cut(image, detection, self.config.input_size, self.box_margin)
                 faces.append(_Face(slot, name, index, detection, crop, matrix))
-        self.timings["align"] += time.perf_counter() - start
+        timings["align"] += time.perf_counter() - start
         for first in range(0, len(faces), self.batch_size):
             chunk = faces[first:first + self.batch_size]
-            for face, record in zip(chunk, self._classify(chunk, explain, flip)):
+            for face, record in zip(chunk, self._classify(chunk, call)):
                 results[face.slot].append(record)
         return results
 
@@ -239,18 +272,18 @@ class Recognizer:
                 found.append(str(error))
         return found
 
-    def _classify(self, faces: list[_Face], explain: bool, flip: bool) -> list[FaceResult]:
+    def _classify(self, faces: list[_Face], call: _Call) -> list[FaceResult]:
         start = time.perf_counter()
         batch = self.to_tensor([face.crop for face in faces])
-        probabilities, organ_probabilities = self._probabilities(batch, flip)
+        probabilities, organ_probabilities = self._probabilities(batch, call.flip)
         labels = probabilities.argmax(axis=1)
         shares = organ_shares(organ_probabilities, labels) if organ_probabilities is not None else None
-        self.timings["model"] += time.perf_counter() - start
+        call.timings["model"] += time.perf_counter() - start
         heatmaps = [None] * len(faces)
-        if explain:
+        if call.explain:
             start = time.perf_counter()
             heatmaps = list(grad_cam(self.model, batch.to(self.device), labels))
-            self.timings["explain"] += time.perf_counter() - start
+            call.timings["explain"] += time.perf_counter() - start
         names = self.class_names
         finite = np.isfinite(probabilities).all(axis=1)
         records = []

@@ -7,6 +7,7 @@ import contextlib
 import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -190,7 +191,8 @@ _END = object()
 def predict_video(recognizer: Recognizer, source: str | Path | int, *, every: int = 1, batch_frames: int = 8,
                   smoothing: float | None = None, explain: bool = False, keep_frames: bool = False,
                   name: str | None = None, detect_every: int = 5, detect_side: int | None = 480,
-                  realtime: bool = False, clock: Clock | None = None) -> Iterator[FrameResult]:
+                  realtime: bool = False, clock: Clock | None = None,
+                  timings: Counter[str] | None = None) -> Iterator[FrameResult]:
     """Results for every `every`-th frame, in order; faces of `batch_frames` frames go through the model together.
 
     Faces are searched every `detect_every` processed frames on a frame downscaled to `detect_side` pixels and
@@ -199,6 +201,7 @@ def predict_video(recognizer: Recognizer, source: str | Path | int, *, every: in
     (0, 1]) averages each track's probabilities exponentially over time. `realtime` keeps up with the source:
     frames that arrive while the model is busy are skipped (each FrameResult's `skipped` counts those dropped
     just before it), on `clock` (the wall clock unless given). A webcam index is always read in real time.
+    `timings` receives the seconds per stage (decode: waiting for frames; then the Recognizer's stages).
     """
     if batch_frames < 1:
         raise ValueError(f"batch_frames must be at least 1, got {batch_frames}")
@@ -214,12 +217,13 @@ def predict_video(recognizer: Recognizer, source: str | Path | int, *, every: in
             start = time.perf_counter()
             # Live frames go through one at a time: waiting to fill a batch would fall behind the source.
             chunk = [frame for _, frame in zip(range(1 if live else batch_frames), frames)]
-            recognizer.timings["decode"] += time.perf_counter() - start
+            if timings is not None:
+                timings["decode"] += time.perf_counter() - start
             if not chunk:
                 return
             images = [image for _, _, image in chunk]
             per_frame = recognizer.predict_batch(images, explain=explain, names=[name] * len(images),
-                                                 detector=follower)
+                                                 detector=follower, timings=timings)
             for (index, seconds, image), records in zip(chunk, per_frame):
                 records = [replace(record, frame=index, time=seconds) for record in records]
                 # A frame that failed (over the pixel limit, say) keeps its error record; faces go through the tracker.

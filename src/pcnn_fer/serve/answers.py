@@ -24,7 +24,7 @@ class AnalyzeOptions:
     flip_tta: bool = False  # average each face with its mirror image
     explain: bool = False  # add the Grad-CAM layer (organ contributions are always in the records)
     annotate: bool = False  # add the image with every face drawn on it, as `pcnn-fer predict --annotate` draws
-    min_score: float = 0.0  # drop faces the detector scored below this
+    min_score: float = 0.0  # leave out faces the detector scored below this, before the model
 
 
 def decode_upload(upload: Upload, max_pixels: int) -> np.ndarray:
@@ -41,8 +41,7 @@ def decode_upload(upload: Upload, max_pixels: int) -> np.ndarray:
 def image_answer(upload: Upload, image: np.ndarray, answer: BatchAnswer, options: AnalyzeOptions,
                  decode_s: float) -> dict:
     """The JSON answer for one image: `pcnn-fer predict`'s records of its faces, its size and timings."""
-    faces = [face for face in answer.faces
-             if face.is_face and (face.detection_score is None or face.detection_score >= options.min_score)]
+    faces = [face for face in answer.faces if face.is_face]  # min_score left the others out before the model
     height, width = image.shape[:2]
     result = {"input": upload.name, "width": width, "height": height,
               "faces": [face.to_dict() for face in faces],

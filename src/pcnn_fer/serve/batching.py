@@ -39,13 +39,14 @@ class _Item:
     name: str
     explain: bool
     flip_tta: bool
+    min_score: float | None
     future: Future
     arrived: float
 
 
 class Batcher:
     """Collects images for `window_s` after the first arrives (at most `max_batch`), then calls predict_batch
-    once per (explain, flip_tta) group. `submit` raises QueueFull rather than wait, so memory stays flat."""
+    once per (explain, flip_tta, min_score) group. `submit` raises QueueFull rather than wait, so memory stays flat."""
 
     def __init__(self, recognizer: Recognizer, *, queue_size: int, window_s: float, max_batch: int) -> None:
         self.recognizer = recognizer
@@ -60,11 +61,13 @@ class Batcher:
         """Images waiting for the model."""
         return self._queue.qsize()
 
-    def submit(self, image: np.ndarray, name: str, *, explain: bool = False, flip_tta: bool = False) -> Future:
-        """A future of the image's BatchAnswer; cancelling it before its batch starts drops the image."""
+    def submit(self, image: np.ndarray, name: str, *, explain: bool = False, flip_tta: bool = False,
+               min_score: float | None = None) -> Future:
+        """A future of the image's BatchAnswer; cancelling it before its batch starts drops the image. Faces
+        the detector scored below `min_score` are left out before the model, as `pcnn-fer predict` leaves them."""
         future: Future = Future()
         try:
-            self._queue.put_nowait(_Item(image, name, explain, flip_tta, future, time.perf_counter()))
+            self._queue.put_nowait(_Item(image, name, explain, flip_tta, min_score, future, time.perf_counter()))
         except queue.Full as cause:
             raise QueueFull(f"the queue of {self._queue.maxsize} images is full") from cause
         return future
@@ -89,17 +92,17 @@ class Batcher:
                 items.append(item)
             # Requests that gave up (a timeout, a full queue part-way through a batch request) are dropped here.
             items = [item for item in items if item.future.set_running_or_notify_cancel()]
-            for key in dict.fromkeys((item.explain, item.flip_tta) for item in items):
-                self._run([item for item in items if (item.explain, item.flip_tta) == key], *key)
+            for key in dict.fromkeys(_options(item) for item in items):
+                self._run([item for item in items if _options(item) == key], *key)
             if stop:
                 return
 
-    def _run(self, group: list[_Item], explain: bool, flip_tta: bool) -> None:
+    def _run(self, group: list[_Item], explain: bool, flip_tta: bool, min_score: float | None) -> None:
         start = time.perf_counter()
         try:
             results = self.recognizer.predict_batch([item.image for item in group],
                                                     names=[item.name for item in group], explain=explain,
-                                                    flip_tta=flip_tta)
+                                                    flip_tta=flip_tta, min_score=min_score)
         except Exception as error:  # noqa: BLE001 - every waiting request must hear of it
             for item in group:
                 item.future.set_exception(error)
@@ -107,3 +110,8 @@ class Batcher:
         seconds = time.perf_counter() - start
         for item, faces in zip(group, results):
             item.future.set_result(BatchAnswer(faces, start - item.arrived, seconds, len(group)))
+
+
+def _options(item: _Item) -> tuple[bool, bool, float | None]:
+    """What images must share to go through one predict_batch call."""
+    return item.explain, item.flip_tta, item.min_score

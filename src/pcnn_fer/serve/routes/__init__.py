@@ -1,0 +1,1 @@
+"""The server's routes, one APIRouter per concern; create_app includes them all."""
