@@ -8,7 +8,10 @@ import os
 from pathlib import Path
 
 from pcnn_fer.cli.model_option import add_model_option
+from pcnn_fer.serve.settings import ServeSettings  # torch- and FastAPI-free: its defaults are the flags'
 
+DEFAULTS = ServeSettings()
+MEGABYTE = 1024 * 1024
 SERVE_PACKAGES = ("fastapi", "uvicorn", "python_multipart", "prometheus_client")
 
 
@@ -19,24 +22,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="An HTTP server that batches every client's faces on their way into the model. "
                     "Needs the serve extra: pip install 'pcnn-fer[serve]'.")
     add_model_option(parser)
-    parser.add_argument("--detector", default="mtcnn", help="face detector (default: mtcnn)")
+    parser.add_argument("--detector", default=DEFAULTS.detector, help=f"face detector (default: {DEFAULTS.detector})")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine)")
     parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     parser.add_argument("--token-file", type=Path, default=None,
                         help="file holding the bearer token that every /v1/ request must carry")
     parser.add_argument("--workers", type=int, default=1,
                         help="server processes, each with its own model (default: 1)")
-    parser.add_argument("--threads", type=int, default=None, help="model CPU threads per process")
+    parser.add_argument("--threads", type=int, default=DEFAULTS.threads,
+                        help="torch's CPU threads in each server process (default: torch's own choice)")
     parser.add_argument("--flip-tta", action="store_true", help="average each face with its mirror image by default")
-    parser.add_argument("--max-upload-mb", type=float, default=20, help="photo upload cap per request (default: 20)")
-    parser.add_argument("--max-video-mb", type=float, default=200, help="video upload cap (default: 200)")
-    parser.add_argument("--queue-size", type=int, default=64,
-                        help="images waiting for the model before requests get 503 (default: 64)")
-    parser.add_argument("--batch-window-ms", type=float, default=5,
-                        help="how long a batch waits for more images (default: 5)")
-    parser.add_argument("--max-batch", type=int, default=32,
-                        help="images per model call at most (default: 32; 1 answers one image at a time)")
-    parser.add_argument("--timeout", type=float, default=30, help="seconds per request before 504 (default: 30)")
+    parser.add_argument("--max-upload-mb", type=float, default=DEFAULTS.max_upload_bytes / MEGABYTE,
+                        help="photo upload cap per request (default: %(default)g)")
+    parser.add_argument("--max-video-mb", type=float, default=DEFAULTS.max_video_bytes / MEGABYTE,
+                        help="video upload cap (default: %(default)g)")
+    parser.add_argument("--queue-size", type=int, default=DEFAULTS.queue_size,
+                        help="images waiting for the model before requests get 503 (default: %(default)s)")
+    parser.add_argument("--batch-window-ms", type=float, default=DEFAULTS.batch_window_ms,
+                        help="how long a batch waits for more images (default: %(default)g)")
+    parser.add_argument("--max-batch", type=int, default=DEFAULTS.max_batch,
+                        help="images per model call at most (default: %(default)s; 1 answers one image at a time)")
+    parser.add_argument("--timeout", type=float, default=DEFAULTS.timeout_s,
+                        help="seconds per request before 504 (default: %(default)g)")
     parser.add_argument("--cors-origin", action="append", default=[],
                         help="origin allowed to call the API from a browser (repeatable; default: none)")
     parser.set_defaults(run=run)
@@ -55,17 +62,16 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from pcnn_fer.serve.app import create_app, load_recognizer
-    from pcnn_fer.serve.settings import SETTINGS_VARIABLE, ServeSettings
+    from pcnn_fer.serve.settings import SETTINGS_VARIABLE
 
     token = None
     if args.token_file is not None:
         token = args.token_file.read_text().strip()
         if not token:
             raise ValueError(f"{args.token_file}: the token file is empty")
-    megabyte = 1024 * 1024
     settings = ServeSettings(model=args.model, detector=args.detector, flip_tta=args.flip_tta, threads=args.threads,
-                             max_upload_bytes=int(args.max_upload_mb * megabyte),
-                             max_video_bytes=int(args.max_video_mb * megabyte), queue_size=args.queue_size,
+                             max_upload_bytes=int(args.max_upload_mb * MEGABYTE),
+                             max_video_bytes=int(args.max_video_mb * MEGABYTE), queue_size=args.queue_size,
                              batch_window_ms=args.batch_window_ms, max_batch=args.max_batch, timeout_s=args.timeout,
                              token=token, cors_origins=tuple(args.cors_origin))
     if args.workers == 1:
