@@ -13,7 +13,7 @@ from pcnn_fer.faces.registry import NO_DETECTOR, create_detector, detector_names
 
 
 def test_names_include_none_in_the_order_a_command_line_offers_them() -> None:
-    assert detector_names() == ("mtcnn", "haar", "blazeface", NO_DETECTOR)
+    assert detector_names() == ("auto", "mtcnn", "haar", "blazeface", NO_DETECTOR)
     assert NO_DETECTOR == "none"
 
 
@@ -22,7 +22,7 @@ def test_an_unknown_name_gets_one_line_listing_the_names() -> None:
         create_detector("dlib")
     message = str(raised.value)
     assert "\n" not in message
-    assert message == "unknown face detector 'dlib'; expected one of: mtcnn, haar, blazeface, none"
+    assert message == "unknown face detector 'dlib'; expected one of: auto, mtcnn, haar, blazeface, none"
 
 
 @pytest.mark.parametrize("spelling", ["given", "None", "", "MTCNN"])

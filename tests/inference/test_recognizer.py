@@ -405,6 +405,6 @@ def test_non_finite_model_outputs_become_error_records_not_nan(tmp_path, tiny_mo
 
 
 def test_an_mtcnn_score_cut_outside_zero_to_one_is_refused(model):
-    with pytest.raises(ValueError, match="min_score 5: MTCNN scores faces with probabilities"):
+    with pytest.raises(ValueError, match="min_score 5: mtcnn scores faces with probabilities"):
         Recognizer(model, detector="mtcnn", min_score=5)
     assert Recognizer(model, detector="haar", min_score=5).min_score == 5  # haar scores count neighbours

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, TextIO
 from pcnn_fer.cli.main import EXIT_ERROR, EXIT_INTERRUPTED
 from pcnn_fer.cli.model_option import add_model_option
 from pcnn_fer.data.formats import DEFAULT_MAX_PIXELS
-from pcnn_fer.faces.registry import detector_names
+from pcnn_fer.faces.registry import DEFAULT_DETECTOR, detector_names
 from pcnn_fer.inference.writers import FORMATS
 
 if TYPE_CHECKING:
@@ -53,8 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="videos: search faces on a copy of the frame at most PX pixels long (0: full size; "
                              "default: 480)")
     add_model_option(parser)
-    parser.add_argument("--detector", choices=detector_names(), default="mtcnn",
-                        help="face detector; 'none' takes each image as an aligned face crop (default: mtcnn)")
+    parser.add_argument("--detector", choices=detector_names(), default=DEFAULT_DETECTOR,
+                        help="face detector: auto (BlazeFace, MTCNN on an image where it finds none), blazeface, "
+                             "mtcnn, haar, or none (each image taken as an aligned face crop) (default: auto)")
     parser.add_argument("--min-score", type=float, default=None, metavar="S",
                         help="drop detections scored below S (mtcnn: face probability, e.g. 0.9)")
     parser.add_argument("--format", choices=FORMATS, default=FORMATS[0], help=f"output format (default: {FORMATS[0]})")

@@ -184,8 +184,8 @@ def load_interpreter(path: Path, num_threads: int):
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError as cause:
-        raise ImportError("the blazeface detector runs on LiteRT: pip install ai-edge-litert "
-                          "(or pip install 'pcnn-fer[detect]')") from cause
+        raise ImportError("the blazeface detector runs on LiteRT, which pcnn-fer installs where it has wheels "
+                          "(Linux x86_64, Windows x86_64, macOS arm64): pip install ai-edge-litert") from cause
     try:
         interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
         interpreter.allocate_tensors()

@@ -11,9 +11,12 @@ if TYPE_CHECKING:
 
 NO_DETECTOR = "none"
 """The one name for "no detector": each image, or each box the caller gives with it, is taken as a face."""
+DEFAULT_DETECTOR = "auto"
+"""BlazeFace, and MTCNN where it finds no face (pcnn_fer.faces.auto): what photos, video and the server use."""
 
 # name -> (module, factory in it); options of create_detector go to the factory.
 _DETECTORS: dict[str, tuple[str, str]] = {
+    "auto": ("pcnn_fer.faces.auto", "create_auto_detector"),
     "mtcnn": ("pcnn_fer.faces.mtcnn", "MTCNN.from_pretrained"),
     "haar": ("pcnn_fer.faces.haar", "HaarDetector"),
     "blazeface": ("pcnn_fer.faces.blazeface", "BlazeFace.from_pretrained"),
@@ -26,8 +29,9 @@ def detector_names() -> tuple[str, ...]:
     return tuple(_DETECTORS)
 
 
-def create_detector(name: str = "mtcnn", **options) -> Detector:
-    """The detector called `name` ("mtcnn", "haar", "blazeface" or "none"); options go to its constructor."""
+def create_detector(name: str = DEFAULT_DETECTOR, **options) -> Detector:
+    """The detector called `name` ("auto", "mtcnn", "haar", "blazeface" or "none"); options go to its
+    constructor."""
     if name not in _DETECTORS:
         raise ValueError(f"unknown face detector {name!r}; expected one of: {', '.join(detector_names())}")
     module, factory = _DETECTORS[name]

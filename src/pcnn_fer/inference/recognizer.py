@@ -20,10 +20,11 @@ from PIL import Image
 from pcnn_fer.data.images import DEFAULT_MAX_PIXELS, ImageError, load_image
 from pcnn_fer.data.preprocessing import Preprocessing
 from pcnn_fer.devices import resolve_device
+from pcnn_fer.faces.auto import FirstThatFinds
 from pcnn_fer.faces.detect import Detection, Detector, GivenFaces
 from pcnn_fer.faces.framing import FaceFraming
 from pcnn_fer.faces.mtcnn import MTCNN
-from pcnn_fer.faces.registry import NO_DETECTOR, create_detector
+from pcnn_fer.faces.registry import DEFAULT_DETECTOR, NO_DETECTOR, create_detector
 from pcnn_fer.inference.explain import grad_cam, organ_shares
 from pcnn_fer.inference.results import FaceResult, failed, merge_back, split_readable
 from pcnn_fer.models.metadata import ModelMetadata
@@ -79,7 +80,7 @@ class Recognizer:
     framing, with a warning.
     """
 
-    def __init__(self, model: PCNN, detector: Detector | str | None = "mtcnn", *, backend: str = "torch",
+    def __init__(self, model: PCNN, detector: Detector | str | None = DEFAULT_DETECTOR, *, backend: str = "torch",
                  onnx_model: Callable[[torch.Tensor], PCNNOutput] | None = None, device: str | torch.device = "cpu",
                  flip_tta: bool = False, framing: FaceFraming | None = None, box_margin: float = 0.1,
                  batch_size: int = 32, max_pixels: int = DEFAULT_MAX_PIXELS, threads: int | None = None,
@@ -120,7 +121,7 @@ class Recognizer:
         self.preprocessing = Preprocessing.of(self.config)
 
     @classmethod
-    def from_pretrained(cls, model: str | Path | None = None, detector: Detector | str | None = "mtcnn", *,
+    def from_pretrained(cls, model: str | Path | None = None, detector: Detector | str | None = DEFAULT_DETECTOR, *,
                         backend: str = "torch", device: str | torch.device = "cpu", flip_tta: bool = False,
                         export_onnx: bool = False, **options) -> Recognizer:
         """A Recognizer for a model directory (config.json + model.safetensors), a training run's directory (its
@@ -191,9 +192,11 @@ class Recognizer:
                      timings if timings is not None else Counter())
 
     def _check_min_score(self, min_score: float | None) -> None:
-        if min_score is not None and isinstance(self.detector, MTCNN) and not 0 <= min_score <= 1:
-            raise ValueError(f"min_score {min_score}: MTCNN scores faces with probabilities, so it must lie in [0, 1] "
-                             f"(e.g. 0.95)")
+        scores_probabilities = (isinstance(self.detector, (MTCNN, FirstThatFinds))
+                                or getattr(self.detector, "name", None) == "blazeface")
+        if min_score is not None and scores_probabilities and not 0 <= min_score <= 1:
+            raise ValueError(f"min_score {min_score}: {self.detector.name} scores faces with probabilities, so it must "
+                             f"lie in [0, 1] (e.g. 0.9)")
 
     def decode_each(self, images: Sequence[ImageInput | FaceResult], *, color_order: str = "rgb",
                     names: Sequence[str] | None = None,
@@ -320,7 +323,8 @@ class Recognizer:
     def _make_detector(self, detector: Detector | str) -> Detector:
         if not isinstance(detector, str):
             return detector
-        return create_detector(detector, device=self.device) if detector == "mtcnn" else create_detector(detector)
+        on_device = detector in ("mtcnn", DEFAULT_DETECTOR)  # MTCNN runs on torch, on the model's device
+        return create_detector(detector, device=self.device) if on_device else create_detector(detector)
 
 
 def _framing_of(metadata: ModelMetadata) -> FaceFraming:

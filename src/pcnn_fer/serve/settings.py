@@ -7,6 +7,7 @@ import os
 from dataclasses import asdict, dataclass, field
 
 from pcnn_fer.data.formats import DEFAULT_MAX_PIXELS
+from pcnn_fer.faces.registry import DEFAULT_DETECTOR
 
 # How `pcnn-fer serve --workers N` hands its settings to each worker process uvicorn starts.
 SETTINGS_VARIABLE = "PCNN_FER_SERVE_SETTINGS"
@@ -17,7 +18,7 @@ class ServeSettings:
     """The model to load and the server's limits; the defaults are those of `pcnn-fer serve`."""
 
     model: str | None = None  # model directory, run directory or shipped name; None: the shipped default
-    detector: str = "mtcnn"
+    detector: str = DEFAULT_DETECTOR  # BlazeFace, MTCNN where it finds none
     flip_tta: bool = False  # the default of each request's flip_tta
     threads: int | None = None  # the model's CPU threads
     max_upload_bytes: int = 20 * 1024 * 1024  # photos, per request
