@@ -16,6 +16,7 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 
+from pcnn_fer.faces.auto import FirstThatFinds
 from pcnn_fer.faces.detect import Detection, Detector, iou
 
 DUPLICATE_IOU = 0.5  # two followed faces overlapping this much have converged onto one face
@@ -47,7 +48,10 @@ class FaceFollower:
     re-measure them (a `Refiner`); a detector that cannot simply detects on every frame.
 
     Fresh detections are re-measured at full size too, so every frame's landmarks come from full-resolution pixels.
-    `counts` tells how many frames were searched ("detected") and how many followed ("followed").
+    `counts` tells how many frames were searched ("detected") and how many followed ("followed"). The default
+    detector's second opinion (MTCNN where BlazeFace finds no face) is left out: on video a frame without a face
+    is common, a face BlazeFace misses in one frame is met again in the next, and MTCNN on every faceless frame
+    would cost more than BlazeFace on all of them.
     """
 
     def __init__(self, detector: Detector, detect_every: int = 5, detect_side: int | None = 480) -> None:
@@ -55,6 +59,8 @@ class FaceFollower:
             raise ValueError(f"detect_every must be at least 1, got {detect_every}")
         if detect_side is not None and detect_side < 48:
             raise ValueError(f"detect_side must be at least 48 pixels (or None for full frames), got {detect_side}")
+        if isinstance(detector, FirstThatFinds):
+            detector = detector.first
         self.detector = detector
         self.name = f"{detector.name}+follow"
         self.refiner = detector if isinstance(detector, Refiner) else None
