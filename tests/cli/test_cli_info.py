@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 
 import pytest
@@ -36,9 +35,10 @@ def test_the_offered_names_are_the_registries(capsys) -> None:
     from pcnn_fer.cli.main import build_parser
     from pcnn_fer.engine.config import AMP_MODES, TrainConfig
     from pcnn_fer.faces.registry import detector_names
+    from pcnn_fer.validation import choices_of
 
-    fields = {f.name: f for f in dataclasses.fields(TrainConfig().model)}
-    assert set(fields["variant"].metadata["choices"]) == set(list_variants())
+    fields = type(TrainConfig().model).model_fields
+    assert set(choices_of(fields["variant"].annotation)) == set(list_variants())
     eval_parser = build_parser()._subparsers._group_actions[0].choices["eval"]
     predict_parser = build_parser()._subparsers._group_actions[0].choices["predict"]
     assert next(a for a in eval_parser._actions if a.dest == "amp").choices == AMP_MODES

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import typing
 from pathlib import Path
 
 from pcnn_fer.engine.config import GROUPS, TrainConfig, knobs, load_config, parse_value
+from pcnn_fer.validation import choices_of, type_name
 
 # Short spellings of the knobs changed most often.
 ALIASES = {
@@ -28,34 +28,29 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override any recipe field (repeatable)")
     defaults = TrainConfig()
     sections = {name: parser.add_argument_group(f"{name} options") for name in GROUPS}
-    for key, spec, hint in knobs():
+    for key, field in knobs():
         group_name, name = key.split(".")
         flags = [f"--{key}"] + ([ALIASES[key]] if key in ALIASES else [])
         default = getattr(getattr(defaults, group_name), name)
-        choices = spec.metadata.get("choices")
-        extra = {"nargs": "?", "const": "true"} if hint is bool else {}
-        sections[group_name].add_argument(
-            *flags, dest=key, default=argparse.SUPPRESS, metavar=_metavar(hint, choices), **extra,
-            help=f"{spec.metadata.get('help', '')} (default: {default})")
+        choices = choices_of(field.annotation)
+        extra = {"nargs": "?", "const": "true"} if field.annotation is bool else {}
+        metavar = "{" + ",".join(choices) + "}" if choices else type_name(field.annotation).upper()
+        sections[group_name].add_argument(*flags, dest=key, default=argparse.SUPPRESS, metavar=metavar, **extra,
+                                          help=f"{field.description or ''} (default: {default})")
 
 
 def recipe_overrides(args: argparse.Namespace) -> list[tuple[str, object]]:
     """(key, value) pairs from --set and the per-field flags; text fields keep their text as given."""
-    hints = {key: hint for key, _, hint in knobs()}
+    texts = {key for key, field in knobs() if field.annotation is str}  # kept as typed: "01" is a name
     pairs = []
     for item in args.set:
         key, sep, text = item.partition("=")
         if not sep:
             raise ValueError(f"--set expects GROUP.FIELD=VALUE, got {item!r}")
         pairs.append((key.strip(), text))
-    pairs += [(key, value) for key, value in vars(args).items() if key in hints]
-    return [(key, text if hints.get(key) is str else parse_value(text)) for key, text in pairs]
-
-
-def _metavar(hint, choices) -> str:
-    if choices:
-        return "{" + ",".join(choices) + "}"
-    return (typing.get_origin(hint) or hint).__name__.upper()
+    known = {key for key, _ in knobs()}
+    pairs += [(key, value) for key, value in vars(args).items() if key in known]
+    return [(key, text if key in texts else parse_value(text)) for key, text in pairs]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
