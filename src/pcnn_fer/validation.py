@@ -17,9 +17,16 @@ from pydantic.fields import FieldInfo
 
 
 class Checked(BaseModel):
-    """A record whose every field is checked on creation and on assignment; unknown keys are refused."""
+    """A record whose every field is checked on creation and on assignment; unknown keys are refused. A value
+    refused on creation is a ValueError of one line that starts with the record's name (see one_line)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True)
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as error:
+            raise ValueError(one_line(error, type(self), type(self).__name__)) from error
 
 
 def _as_float(value: object) -> object:
@@ -97,11 +104,3 @@ def one_line(error: ValidationError, model: type[BaseModel], origin: str, prefix
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         return f"{origin}: {key} is {value!r}; allowed: {_allowed(field.metadata)}"
     return f"{origin}: {key} expects {type_name(annotation)}, got {value!r} ({type(value).__name__})"
-
-
-def checked(model: type[BaseModel], values: dict[str, Any], origin: str, prefix: str = "") -> BaseModel:
-    """`model` built from `values`; a refused value is a ValueError of one line (see one_line)."""
-    try:
-        return model(**values)
-    except ValidationError as error:
-        raise ValueError(one_line(error, model, origin, prefix)) from error

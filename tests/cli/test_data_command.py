@@ -40,8 +40,10 @@ def test_bad_option_is_one_line_error(folder_dataset, capsys):
 def test_option_types():
     assert parse_reader_options("ckplus", ["frames=2", "contempt=false", "neutral=all"]) == {
         "frames": 2, "contempt": False, "neutral": "all"}
-    with pytest.raises(ValueError, match="true or false"):
+    with pytest.raises(ValueError, match="ckplus options: contempt expects bool, got 'maybe'"):
         parse_reader_options("ckplus", ["contempt=maybe"])
+    with pytest.raises(ValueError, match="ckplus options: frames expects int, got True"):
+        parse_reader_options("ckplus", ["frames=true"])
 
 
 @pytest.mark.parametrize("code", ["inf", "nan"])

@@ -6,11 +6,18 @@ is in tags["split"] ("train", "val" or "test") where the dataset has one.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import pydantic
+import yaml
+
+from pcnn_fer.validation import Checked
 
 if TYPE_CHECKING:
     from pcnn_fer.data.sample import SampleSet
@@ -34,9 +41,17 @@ DATASET_NAMES = tuple(READER_MODULES)
 
 def reader_options(name: str) -> dict[str, object]:
     """The options a reader accepts, with their defaults (for help texts and validation)."""
-    parameters = inspect.signature(_reader(name)).parameters
-    return {p.name: p.default for p in parameters.values()
-            if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name != "skip_bad"}
+    return {key: field.default for key, field in options_model(name).model_fields.items()}
+
+
+@functools.cache
+def options_model(name: str) -> type[Checked]:
+    """The reader's keyword options as a checked record (pcnn_fer.validation): their types from its signature."""
+    reader = _reader(name)
+    hints = typing.get_type_hints(reader)
+    fields = {p.name: (hints[p.name], p.default) for p in inspect.signature(reader).parameters.values()
+              if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name != "skip_bad"}
+    return pydantic.create_model(f"{name} options", __base__=Checked, **fields)
 
 
 def load_dataset(name: str, root: str | Path, *, skip_bad: bool = False, **options) -> SampleSet:
@@ -46,28 +61,31 @@ def load_dataset(name: str, root: str | Path, *, skip_bad: bool = False, **optio
     if unknown:
         raise ValueError(f"dataset {name!r} has no option(s) {', '.join(unknown)}; "
                          f"it accepts: {', '.join(reader_options(name)) or 'none'}")
+    options_model(name)(**options)  # a wrong type is one line naming the option
     return reader(Path(root).expanduser(), skip_bad=skip_bad, **options)
 
 
 def parse_reader_options(dataset: str, pairs: list[str]) -> dict[str, object]:
-    """Reader options given as KEY=VALUE text (`--option`), typed after the reader's defaults (bool, int, text)."""
-    defaults = reader_options(dataset)
+    """Reader options given as KEY=VALUE text (`--option`): a text option keeps its text, any other value is read
+    as YAML (as `pcnn-fer train --set` reads it: true/false, numbers), then checked against the reader's types."""
+    model = options_model(dataset)
     options: dict[str, object] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep or key not in defaults:
+        if not sep or key not in model.model_fields:
             raise ValueError(f"--option {pair!r}: expected KEY=VALUE with KEY one of "
-                             f"{', '.join(defaults) or '(none for this dataset)'}")
-        default = defaults[key]
-        if isinstance(default, bool):
-            if value.lower() not in ("true", "false", "yes", "no", "1", "0"):
-                raise ValueError(f"--option {key}: expected true or false, got {value!r}")
-            options[key] = value.lower() in ("true", "yes", "1")
-        elif isinstance(default, int):
-            options[key] = int(value)
-        else:
-            options[key] = value
+                             f"{', '.join(model.model_fields) or '(none for this dataset)'}")
+        takes_text = str in (model.model_fields[key].annotation, *typing.get_args(model.model_fields[key].annotation))
+        options[key] = value if takes_text else _yaml_value(value)
+    model(**options)
     return options
+
+
+def _yaml_value(text: str) -> object:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
 
 
 def _reader(name: str) -> Reader:
