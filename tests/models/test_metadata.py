@@ -9,9 +9,10 @@ from pcnn_fer.models.metadata import ModelMetadata
 
 def test_a_round_trip_keeps_known_and_unknown_entries_and_drops_unset_ones():
     data = {"dataset": "ferplus", "metrics": {"test": {"accuracy": 0.85}}, "calibration": {"temperature": 1.5},
-            "framing": {"grey": True}, "name": "pcnn_mbv2_ferplus", "input": {"size": 112}}
+            "framing": {"template": {"points": [[0.3, 0.4], [0.7, 0.4]]}, "grey": True, "working_size": 48},
+            "name": "pcnn_mbv2_ferplus", "input": {"size": 112}}
     metadata = ModelMetadata.from_dict(data)
-    assert metadata.dataset == "ferplus" and metadata.temperature == 1.5
+    assert metadata.dataset == "ferplus" and metadata.temperature == 1.5 and metadata.framing.working_size == 48
     assert metadata.extra == {"name": "pcnn_mbv2_ferplus", "input": {"size": 112}}
     assert metadata.to_dict() == data
     assert ModelMetadata().to_dict() == {} and ModelMetadata().temperature == 1.0
@@ -19,17 +20,18 @@ def test_a_round_trip_keeps_known_and_unknown_entries_and_drops_unset_ones():
 
 def test_the_earlier_selection_spelling_is_read_as_the_record():
     metadata = ModelMetadata.from_dict({"selection": "val", "selection_metric": "macro_f1"})
-    assert metadata.selection == {"rule": "val", "metric": "macro_f1"} and metadata.extra == {}
+    assert metadata.selection.to_dict() == {"rule": "val", "metric": "macro_f1"} and metadata.extra == {}
 
 
 @pytest.mark.parametrize("data, message", [
-    ({"dataset": 3}, "'dataset' must be a string"),
-    ({"epoch": "5"}, "'epoch' must be an integer"),
-    ({"epoch": True}, "'epoch' must be an integer"),
-    ({"framing": []}, "'framing' must be a JSON object"),
-    ({"calibration": {"fitted_on": "val"}}, "calibration.temperature must be a positive number, got None"),
-    ({"calibration": {"temperature": -1.0}}, "calibration.temperature must be a positive number"),
-    ({"metrics": {"test": 0.8}}, "metrics.test must be an object of figures"),
+    ({"dataset": 3}, "model metadata: dataset expects str, got 3"),
+    ({"epoch": "5"}, "model metadata: epoch expects int, got '5'"),
+    ({"epoch": True}, "model metadata: epoch expects int, got True"),
+    ({"framing": []}, "model metadata: framing expects Framing, got \\[\\]"),
+    ({"framing": {"template": {}, "grey": 1}}, "model metadata: framing.grey expects bool, got 1"),
+    ({"calibration": {"fitted_on": "val"}}, "model metadata: calibration.temperature is missing"),
+    ({"calibration": {"temperature": -1.0}}, "model metadata: calibration.temperature is -1.0; allowed: more than 0.0"),
+    ({"metrics": {"test": 0.8}}, "model metadata: metrics expects dict, got 0.8"),
 ])
 def test_a_wrongly_shaped_entry_is_refused_in_one_line_naming_it(data, message):
     with pytest.raises(ValueError, match=message):

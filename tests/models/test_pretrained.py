@@ -35,16 +35,16 @@ def test_the_default_entry_is_shipped_small_and_in_float16():
 
 def test_the_metadata_carries_what_a_user_needs_to_trust_and_feed_the_model():
     metadata = ENTRY.metadata
-    framing = FaceFraming.from_dict(metadata.framing)
+    framing = FaceFraming.from_dict(metadata.framing.to_dict())
     assert framing.grey and framing.working_size == 48
     assert metadata.extra["input"]["size"] == ENTRY.config.input_size
     assert "research" in metadata.training_data["terms"]
     assert metadata.training_data["splits"] == {"train": 25057, "val": 3199, "test": 3153}
-    assert metadata.selection["split"] == "val"
+    assert metadata.selection.split == "val"
     for split in ("val", "test", "test_vote_argmax"):
         figures = metadata.metrics[split]
         assert "FERPlus" in figures["protocol"] and 0.5 < figures["accuracy"] <= 1
-    calibration = metadata.calibration
+    calibration = metadata.calibration.to_dict()
     assert calibration["fitted_on"] == "val" and calibration["temperature"] > 0
     assert calibration["test_ece_calibrated"] < calibration["test_ece"]
     assert metadata.recipe["model"]["variant"] == ENTRY.config.backbone.replace("mobilenet_v2", "pcnn_mbv2")
@@ -87,8 +87,8 @@ def test_entries_are_found_by_name_in_any_case():
 def test_the_recognizer_defaults_to_the_shipped_model_and_follows_its_framing():
     recognizer = Recognizer.from_pretrained(detector=None)
     assert recognizer.class_names == FERPLUS_CLASSES
-    assert recognizer.framing == FaceFraming.from_dict(ENTRY.metadata.framing)
-    assert recognizer.temperature == ENTRY.metadata.calibration["temperature"]
+    assert recognizer.framing == FaceFraming.from_dict(ENTRY.metadata.framing.to_dict())
+    assert recognizer.temperature == ENTRY.metadata.calibration.temperature
 
 
 def test_models_command_lists_the_entries_with_data_and_accuracy(capsys):
@@ -97,7 +97,7 @@ def test_models_command_lists_the_entries_with_data_and_accuracy(capsys):
     assert f"{ENTRY.name} (default)" in listing and "FERPlus" in listing
     assert f"{100 * ENTRY.metadata.metrics['test']['accuracy']:.2f} %" in listing
     assert main(["models", ENTRY.name]) == 0
-    assert json.loads(capsys.readouterr().out)["metadata"]["calibration"] == ENTRY.metadata.calibration
+    assert json.loads(capsys.readouterr().out)["metadata"]["calibration"] == ENTRY.metadata.calibration.to_dict()
 
 
 @pytest.mark.network

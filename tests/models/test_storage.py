@@ -51,18 +51,19 @@ def test_weights_that_do_not_fit_the_config_are_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("edit, message", [
     (lambda document: [], "expected a JSON object, found list"),
-    (lambda document: dict(document, config=[]), "config is \\[\\], expected a JSON object"),
-    (lambda document: {k: v for k, v in document.items() if k != "config"}, "config is None"),
-    (lambda document: dict(document, format_version="1"), "format_version is '1', expected an integer"),
-    (lambda document: dict(document, metadata=[1]), "metadata is \\[1\\], expected a JSON object"),
-    (lambda document: dict(document, config=dict(document["config"], mean=3)), "config: .*int"),
+    (lambda document: dict(document, config=[]), "config.json: config expects dict, got \\[\\]"),
+    (lambda document: {k: v for k, v in document.items() if k != "config"}, "config.json: config is missing"),
+    (lambda document: dict(document, format_version="1"), "config.json: format_version expects int, got '1'"),
+    (lambda document: dict(document, metadata=[1]), "config.json: metadata expects dict, got \\[1\\]"),
+    (lambda document: dict(document, config=dict(document["config"], mean=3)),
+     "config: PCNN config: mean expects a tuple of 3 float values, got 3"),
     (lambda document: dict(document, config=dict(document["config"], layout={"boxes": {"left_eye": [0, 0.5]}})),
      "config: .*required positional arguments"),
     (lambda document: dict(document, config=dict(document["config"], colour="red")), "config: unknown"),
     (lambda document: dict(document, metadata={"calibration": {"temperature": 0}}),
-     "model metadata calibration.temperature must be a positive number, got 0"),
+     "model metadata: calibration.temperature is 0; allowed: more than 0.0"),
     (lambda document: dict(document, metadata={"metrics": {"split": "test"}}),
-     "model metadata metrics.split must be an object of figures"),
+     "model metadata: metrics expects dict, got 'test'"),
 ], ids=["list", "config-list", "no-config", "version-str", "metadata-list", "mean-int", "box-short", "unknown-key",
         "temperature-zero", "metrics-flat"])
 def test_malformed_config_json_is_a_value_error_naming_the_file(tmp_path: Path, edit, message: str) -> None:

@@ -89,7 +89,7 @@ def evaluate_run(request: EvalRequest, options: EvalOptions, context: DistContex
     for fold, model_dir, fold_test, calibration_set in _models(request, options, context):
         # BatchNorm folded, channels-last: the same predictions up to float rounding, faster.
         model = optimize_for_inference(load_model(model_dir, device=context.device))
-        calibration = model.metadata.calibration
+        calibration = model.metadata.calibration.to_dict() if model.metadata.calibration else None
         if calibration_set is not None:
             calibration = fit_calibration(model, calibration_set, options, calibrate_on, context)
         scoring = replace(options, temperature=calibration["temperature"] if calibration else 1.0)

@@ -331,7 +331,7 @@ def _framing_of(metadata: ModelMetadata) -> FaceFraming:
     """The framing the model's metadata records; else the default one, with a warning, since a model fed faces
     framed unlike those it learnt from (another template, colour for grey) answers differently, often worse."""
     if metadata.framing:
-        return FaceFraming.from_dict(metadata.framing)
+        return FaceFraming.from_dict(metadata.framing.to_dict())
     warnings.warn("the model's metadata records no face framing (config.json: metadata.framing), so faces are cut "
                   "with the default one (five-point template, colour, at the input size); if the model learnt from "
                   "other crops, pass framing=FaceFraming(...) or save it with its framing", UserWarning, stacklevel=3)

@@ -1,59 +1,79 @@
 """What a model directory says about its model besides the architecture: where it came from, how well it does,
-how to feed it. Kept as the `metadata` object of config.json; read back into one typed record, so that a key is
-written and read under the same name and shape."""
+how to feed it. Kept as the `metadata` object of config.json; read back into one typed record (pcnn_fer.validation),
+so that a key is written and read under the same name and shape."""
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
 from typing import Any
 
-# field name -> the JSON type its value must have (None is always allowed: the entry is absent)
-_TYPES: dict[str, type | tuple[type, ...]] = {
-    "dataset": str, "fold": str, "recipe": dict, "git_revision": str, "selection": dict, "epoch": int,
-    "framing": dict, "calibration": dict, "metrics": dict, "training_data": dict, "source": dict,
-}
+from pydantic import ConfigDict, Field
+
+from pcnn_fer.validation import Checked, Float
 
 
-@dataclass(frozen=True)
-class ModelMetadata:
+class Section(Checked):
+    """A typed part of the metadata; entries it does not name travel along as written."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The section as config.json keeps it (unset entries left out)."""
+        return self.model_dump(exclude_none=True)
+
+
+class Selection(Section):
+    """How the kept epoch was chosen: a rule (val, last, test) or the split it was chosen on, and the metric."""
+
+    rule: str | None = None
+    split: str | None = None
+    metric: str | None = None
+    epoch: int | None = None
+
+
+class Calibration(Section):
+    """The softmax temperature fitted on held-out data, and where it was fitted."""
+
+    temperature: Float = Field(gt=0.0)
+    fitted_on: str | None = None
+
+
+class Framing(Section):
+    """How faces are cut for the model: pcnn_fer.faces.framing.FaceFraming, as plain data."""
+
+    template: dict[str, Any]
+    grey: bool = False
+    working_size: int | None = Field(None, ge=1)
+
+
+class ModelMetadata(Checked):
     """A model's provenance, measurements and input framing; entries it does not know travel in `extra`."""
+
+    model_config = ConfigDict(frozen=True)
+    what = "model metadata"
 
     dataset: str | None = None  # the dataset reader it was trained on
     fold: str | None = None  # the cross-validation fold, when it is one fold's model
-    recipe: dict | None = None  # the resolved training recipe
+    recipe: dict[str, Any] | None = None  # the resolved training recipe
     git_revision: str | None = None  # the tree it was trained from ("-dirty": with uncommitted edits)
-    selection: dict | None = None  # how its epoch was chosen: {"rule": val|last|test, "metric": ..., "epoch": N}
+    # Sections are read from JSON objects (strict=False there: the section's own fields stay strict).
+    selection: Selection | None = Field(None, strict=False)  # how its epoch was chosen
     epoch: int | None = None  # epochs trained when it was saved
-    framing: dict | None = None  # how faces are cut for it (pcnn_fer.faces.framing.FaceFraming.to_dict())
-    calibration: dict | None = None  # the softmax temperature fitted on held-out data: {"temperature": T, ...}
-    metrics: dict[str, dict] = field(default_factory=dict)  # measured figures per split: {"test": {"accuracy": ...}}
-    training_data: dict = field(default_factory=dict)  # name, protocol, split sizes and terms of the training data
-    source: dict | None = None  # provenance of an imported checkpoint (file, sha256, ...)
-    extra: dict[str, Any] = field(default_factory=dict)  # every other entry (name, summary, input, ...), as written
-
-    def __post_init__(self) -> None:
-        for name, kind in _TYPES.items():
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
-                raise ValueError(f"model metadata {name!r} must be {_json_name(kind)}, got {value!r}")
-        if self.calibration is not None:
-            temperature = self.calibration.get("temperature")
-            if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not temperature > 0:
-                raise ValueError(f"model metadata calibration.temperature must be a positive number, got "
-                                 f"{temperature!r}")
-        for split, figures in self.metrics.items():
-            if not isinstance(figures, dict):
-                raise ValueError(f"model metadata metrics.{split} must be an object of figures, got {figures!r}")
+    framing: Framing | None = Field(None, strict=False)  # how faces are cut for it
+    calibration: Calibration | None = Field(None, strict=False)  # the softmax temperature fitted on held-out data
+    metrics: dict[str, dict[str, Any]] = Field(default_factory=dict)  # figures per split: {"test": {"accuracy": ..}}
+    training_data: dict[str, Any] = Field(default_factory=dict)  # name, protocol, split sizes and terms of the data
+    source: dict[str, Any] | None = None  # provenance of an imported checkpoint (file, sha256, ...)
+    extra: dict[str, Any] = Field(default_factory=dict)  # every other entry (name, summary, input, ...), as written
 
     @property
     def temperature(self) -> float:
         """The calibration temperature, 1.0 (no change) when none was fitted."""
-        return float(self.calibration["temperature"]) if self.calibration else 1.0
+        return self.calibration.temperature if self.calibration else 1.0
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object config.json keeps: known entries that are set, then the extra ones."""
-        known = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
+        known = {name: getattr(self, name) for name in type(self).model_fields if name != "extra"}
+        known = {name: value.to_dict() if isinstance(value, Section) else value for name, value in known.items()}
         return {**{k: v for k, v in known.items() if v not in (None, {}, [])}, **self.extra}
 
     @classmethod
@@ -62,10 +82,5 @@ class ModelMetadata:
         data = dict(data or {})
         if isinstance(data.get("selection"), str):  # written as a rule name and a metric before it was a record
             data["selection"] = {"rule": data["selection"], "metric": data.pop("selection_metric", None)}
-        known = {name: data.pop(name) for name in list(data) if name in _TYPES}
+        known = {name: data.pop(name) for name in list(data) if name in cls.model_fields and name != "extra"}
         return cls(**known, extra=data)
-
-
-
-def _json_name(kind: type | tuple[type, ...]) -> str:
-    return {str: "a string", int: "an integer", dict: "a JSON object"}[kind]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import Annotated, Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
+from pydantic import ConfigDict, Field, InstanceOf, model_validator
 from torch import nn
 
 from pcnn_fer.models.inputs import IMAGENET_MEAN, IMAGENET_STD, MIN_INPUT_SIZE
@@ -16,59 +16,52 @@ from pcnn_fer.models.organs import ORGANS
 from pcnn_fer.models.regions import RegionLayout
 from pcnn_fer.models.state import check_state_dict
 from pcnn_fer.models.trunks import get_backbone
+from pcnn_fer.validation import Checked, Float
 
 STN_GRID = 7  # the localisation net sees the final stage's map pooled to 7x7 (its size at 224 px)
 CLASSIFIER_PREFIXES = ("fc.", "classifier.")  # a torchvision backbone's ImageNet head, which a PCNN replaces
 
 
-@dataclass(frozen=True)
-class PCNNConfig:
+Positive = Annotated[Float, Field(gt=0.0)]
+
+
+class PCNNConfig(Checked):
     """Everything needed to rebuild a PCNN and feed it: architecture, classes, input convention.
 
     `organs=False` removes the organ branches, which also removes fusion and the STN.
     """
 
+    model_config = ConfigDict(frozen=True)
+    what = "PCNN config"
+
     backbone: str = "resnet18"
-    class_names: tuple[str, ...] = tuple(f"class_{i}" for i in range(7))
-    layout: RegionLayout = field(default_factory=RegionLayout)
+    class_names: tuple[str, ...] = Field(tuple(f"class_{i}" for i in range(7)), min_length=2)
+    layout: InstanceOf[RegionLayout] = Field(default_factory=RegionLayout)
     stn: bool = True
     organs: bool = True
     fusion: bool = True
-    input_size: int = 224
-    mean: tuple[float, float, float] = IMAGENET_MEAN
-    std: tuple[float, float, float] = IMAGENET_STD
+    input_size: int = Field(224, ge=MIN_INPUT_SIZE)
+    mean: tuple[Float, Float, Float] = IMAGENET_MEAN
+    std: tuple[Positive, Positive, Positive] = IMAGENET_STD
 
-    def __post_init__(self) -> None:
-        self._check_types()
+    @model_validator(mode="before")
+    @classmethod
+    def _what_goes_with_organs(cls, data: Any) -> Any:
+        """No organs, no fusion; no fusion, no STN."""
+        if isinstance(data, dict):
+            data = dict(data)
+            if data.get("organs") is False:
+                data["fusion"] = False
+            if data.get("fusion") is False:
+                data["stn"] = False
+        return data
+
+    @model_validator(mode="after")
+    def _known_backbone_and_distinct_classes(self) -> PCNNConfig:
         get_backbone(self.backbone)
-        if len(self.class_names) < 2:
-            raise ValueError(f"a classifier needs at least 2 classes, got {list(self.class_names)}")
         if len(set(self.class_names)) != len(self.class_names):
             raise ValueError(f"class names must be unique, got {list(self.class_names)}")
-        object.__setattr__(self, "class_names", tuple(self.class_names))
-        if not self.organs:
-            object.__setattr__(self, "fusion", False)
-        if not self.fusion:
-            object.__setattr__(self, "stn", False)
-
-    def _check_types(self) -> None:
-        """Refuse a wrongly typed field here, in one line, rather than as a tensor error deep in a forward pass."""
-        if not isinstance(self.backbone, str):
-            raise ValueError(f"backbone must be a name, got {self.backbone!r}")
-        if not all(isinstance(name, str) for name in self.class_names):
-            raise ValueError(f"class_names must be strings, got {list(self.class_names)!r}")
-        for name in ("stn", "organs", "fusion"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
-        if not _is_int(self.input_size) or self.input_size < MIN_INPUT_SIZE:
-            raise ValueError(f"input_size must be an integer of at least {MIN_INPUT_SIZE} pixels, "
-                             f"got {self.input_size!r}")
-        for name in ("mean", "std"):
-            value = getattr(self, name)
-            if len(value) != 3 or not all(_is_number(v) for v in value):
-                raise ValueError(f"{name} must be 3 numbers (R, G, B), got {list(value)!r}")
-        if min(self.std) <= 0:
-            raise ValueError(f"std must be positive, got {list(self.std)}")
+        return self
 
     @property
     def num_classes(self) -> int:
@@ -77,23 +70,22 @@ class PCNNConfig:
 
     def to_dict(self) -> dict:
         """The config as plain JSON types (as config.json and the ONNX metadata keep it)."""
-        data = asdict(self)
-        data["layout"] = self.layout.to_dict()
-        data["class_names"] = list(self.class_names)
+        data = {name: getattr(self, name) for name in type(self).model_fields}
+        data.update(layout=self.layout.to_dict(), class_names=list(self.class_names), mean=list(self.mean),
+                    std=list(self.std))
         return data
 
     @classmethod
     def from_dict(cls, data: dict) -> PCNNConfig:
         """A config from `to_dict` output; unknown keys are refused so a typo is not silently dropped."""
         data = dict(data)
-        unknown = set(data) - {f for f in cls.__dataclass_fields__}
+        unknown = set(data) - set(cls.model_fields)
         if unknown:
-            raise ValueError(f"unknown PCNN config keys {sorted(unknown)}; "
-                             f"allowed: {sorted(cls.__dataclass_fields__)}")
+            raise ValueError(f"unknown PCNN config keys {sorted(unknown)}; allowed: {sorted(cls.model_fields)}")
         if "layout" in data:
             data["layout"] = RegionLayout.from_dict(data["layout"])
         for key in ("class_names", "mean", "std"):
-            if key in data:
+            if isinstance(data.get(key), list):
                 data[key] = tuple(data[key])
         return cls(**data)
 
@@ -212,11 +204,3 @@ def _pool(feature_map: torch.Tensor) -> torch.Tensor:
 def count_parameters(model: nn.Module) -> int:
     """All parameters of `model`, trainable or not."""
     return sum(p.numel() for p in model.parameters())
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)

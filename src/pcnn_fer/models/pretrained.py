@@ -61,7 +61,7 @@ class PretrainedEntry:
         """A few lines saying what the model is, what it was trained on, and how well it does."""
         config, metadata = self.config, self.metadata
         data = metadata.training_data
-        colour = "grey" if (metadata.framing or {}).get("grey") else "RGB"
+        colour = "grey" if metadata.framing and metadata.framing.grey else "RGB"
         lines = [f"{self.name}{' (default)' if default else ''}: {config.backbone} PCNN, {config.input_size} px "
                  f"{colour}, classes {', '.join(config.class_names)}",
                  f"  trained on {data.get('name', metadata.dataset or '?')} ({data.get('protocol', '?')})"]
@@ -83,7 +83,7 @@ class PretrainedEntry:
                          f"({speed['runtime']})")
         if metadata.calibration:
             lines.append(f"  calibration temperature {metadata.temperature:.3f} (fitted on "
-                         f"{metadata.calibration.get('fitted_on', '?')})")
+                         f"{metadata.calibration.fitted_on or '?'})")
         if data.get("terms"):
             lines.append(f"  data terms: {data['terms']}")
         return "\n".join(lines)

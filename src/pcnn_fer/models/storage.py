@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, Literal
 
 import torch
+from pydantic import ConfigDict, Field
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
@@ -17,6 +19,7 @@ from pcnn_fer.models.metadata import ModelMetadata
 from pcnn_fer.models.pcnn import PCNN, PCNNConfig, count_parameters
 from pcnn_fer.models.resolve import ModelReference, resolve_model
 from pcnn_fer.models.state import check_state_dict
+from pcnn_fer.validation import Checked
 from pcnn_fer.version import __version__
 
 FORMAT = "pcnn-fer"
@@ -52,6 +55,18 @@ def save_model(model: PCNN, directory: str | Path, metadata: ModelMetadata | dic
     return directory
 
 
+class ModelDocument(Checked):
+    """config.json as a whole: what each part must be before the parts are read."""
+
+    model_config = ConfigDict(extra="allow")  # entries of later writers (e.g. pcnn_fer_version) are kept
+    what = "config.json"
+
+    format: Literal[FORMAT]
+    format_version: int = 0
+    config: dict[str, Any]
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
 def read_config(directory: str | Path) -> tuple[PCNNConfig, ModelMetadata]:
     """The model config and the metadata (metrics, dataset, recipe, framing, licence) of a directory."""
     path = Path(directory) / CONFIG_FILE
@@ -64,23 +79,19 @@ def read_config(directory: str | Path) -> tuple[PCNNConfig, ModelMetadata]:
         raise ValueError(f"{path} is not valid JSON text: {error}") from error
     if not isinstance(document, dict):
         raise ValueError(f"{path}: expected a JSON object, found {type(document).__name__}")
-    if document.get("format") != FORMAT:
-        raise ValueError(f"{path}: format is {document.get('format')!r}, expected {FORMAT!r}")
-    version = document.get("format_version", 0)
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise ValueError(f"{path}: format_version is {version!r}, expected an integer")
-    if version > FORMAT_VERSION:
-        raise ValueError(f"{path}: format version {version} is newer than this pcnn-fer "
-                         f"reads ({FORMAT_VERSION}); upgrade pcnn-fer")
-    for key, default in (("config", None), ("metadata", {})):
-        if not isinstance(document.get(key, default), dict):
-            raise ValueError(f"{path}: {key} is {document.get(key)!r}, expected a JSON object")
     try:
-        config = PCNNConfig.from_dict(document["config"])
+        document = ModelDocument(**document)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from error
+    if document.format_version > FORMAT_VERSION:
+        raise ValueError(f"{path}: format version {document.format_version} is newer than this pcnn-fer "
+                         f"reads ({FORMAT_VERSION}); upgrade pcnn-fer")
+    try:
+        config = PCNNConfig.from_dict(document.config)
     except (TypeError, KeyError, ValueError) as error:
         raise ValueError(f"{path}: config: {error}") from error
     try:
-        metadata = ModelMetadata.from_dict(document.get("metadata"))
+        metadata = ModelMetadata.from_dict(document.metadata)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{path}: {error}") from error
     return config, metadata
