@@ -54,8 +54,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "default: 480)")
     add_model_option(parser)
     parser.add_argument("--detector", choices=detector_names(), default=DEFAULT_DETECTOR,
-                        help="face detector: auto (BlazeFace, MTCNN on an image where it finds none), blazeface, "
-                             "mtcnn, haar, or none (each image taken as an aligned face crop) (default: auto)")
+                        help="face detector: mtcnn, auto (BlazeFace, MTCNN on an image where it finds none; about ten "
+                             "times faster), blazeface, haar, or none (each image taken as an aligned face crop) "
+                             "(default: mtcnn)")
     parser.add_argument("--min-score", type=float, default=None, metavar="S",
                         help="drop detections scored below S (mtcnn: face probability, e.g. 0.9)")
     parser.add_argument("--format", choices=FORMATS, default=FORMATS[0], help=f"output format (default: {FORMATS[0]})")

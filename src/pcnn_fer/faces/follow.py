@@ -48,7 +48,7 @@ class FaceFollower:
     re-measure them (a `Refiner`); a detector that cannot simply detects on every frame.
 
     Fresh detections are re-measured at full size too, so every frame's landmarks come from full-resolution pixels.
-    `counts` tells how many frames were searched ("detected") and how many followed ("followed"). The default
+    `counts` tells how many frames were searched ("detected") and how many followed ("followed"). The auto
     detector's second opinion (MTCNN where BlazeFace finds no face) is left out: on video a frame without a face
     is common, a face BlazeFace misses in one frame is met again in the next, and MTCNN on every faceless frame
     would cost more than BlazeFace on all of them.

@@ -21,7 +21,7 @@ class ServeSettings(Checked):
     model_config = ConfigDict(frozen=True)
 
     model: str | None = None  # model directory, run directory or shipped name; None: the shipped default
-    detector: str = DEFAULT_DETECTOR  # BlazeFace, MTCNN where it finds none
+    detector: str = DEFAULT_DETECTOR
     flip_tta: bool = False  # the default of each request's flip_tta
     threads: int | None = Field(None, ge=1)  # torch's CPU threads in each server process
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1)  # photos, per request
