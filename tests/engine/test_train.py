@@ -260,4 +260,4 @@ def test_a_model_trained_on_a_dataset_of_known_framing_records_it(tmp_path, monk
     samples = make_shapes(train_per_class=2, test_per_class=1, size=48)
     monkeypatch.setitem(fold_trainer.DATASET_FRAMINGS, samples.name, FER2013_FRAMING)
     run = train(tiny_config(tmp_path), samples=samples)
-    assert load_model(run).metadata.framing == FER2013_FRAMING.to_dict()
+    assert load_model(run).metadata.framing.to_dict() == FER2013_FRAMING.to_dict()

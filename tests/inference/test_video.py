@@ -4,6 +4,7 @@ unreadable files."""
 from __future__ import annotations
 
 import threading
+import time
 
 import cv2
 import numpy as np
@@ -116,13 +117,15 @@ class ManualClock:
 
     def advance(self, seconds: float, reader: FrameReader) -> None:
         """Move time on, then wait (30 s at most) until the reader has handed on every frame now due."""
+        deadline = time.monotonic() + 30
         with self.changed:
             self.time += seconds
             self.changed.notify_all()
-            settled = self.changed.wait_for(
-                lambda: (self.waiting_for is not None and self.waiting_for > self.time)
-                or reader.finished_reading.is_set(), timeout=30)
-        assert settled, "the reader never caught up with the clock"
+            # The reader's end is an Event, not this condition: look again every few milliseconds.
+            while not ((self.waiting_for is not None and self.waiting_for > self.time)
+                       or reader.finished_reading.is_set()):
+                assert time.monotonic() < deadline, "the reader never caught up with the clock"
+                self.changed.wait(0.005)
 
 
 def _consume_slowly(reader: FrameReader, clock: ManualClock, seconds: float) -> list[int]:
