@@ -119,7 +119,10 @@ def test_a_stopped_run_leaves_its_unfinished_files_under_partial_names_and_says_
     run = subprocess.Popen([sys.executable, "-m", "pcnn_fer", "predict", str(photo), str(clip), "--model",
                             str(tiny_model_dir), "--detector", "none", "--realtime", "--annotate", str(annotated),
                             "--output", str(output), "--quiet", "--threads", "1"],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           # A suite started in the background (`pytest &`) ignores SIGINT, and so would the
+                           # command it starts: give it Ctrl-C back, as a terminal gives it.
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 170
     while not (records_so_far.is_file() and records_so_far.read_text().count('"frame"') >= 1):
         assert run.poll() is None and time.monotonic() < deadline, "no frame was recorded while the run went on"
