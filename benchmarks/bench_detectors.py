@@ -275,6 +275,7 @@ def main() -> None:
         "mtcnn": create_detector("mtcnn"),
         "blazeface short": BlazeFace.from_pretrained("short", num_threads=args.threads),
         "blazeface full": BlazeFace.from_pretrained("full", num_threads=args.threads),
+        "auto": create_detector("auto"),
     }
     print(f"CPU ({args.threads} threads), median of {args.repeats} timed passes per image; eye error in eye "
           f"distances and framing shift in % of the crop side, against MTCNN on the faces both found")
