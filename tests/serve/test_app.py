@@ -294,3 +294,21 @@ def test_the_page_and_its_assets_come_from_the_package(serve):
     for asset in ("/static/page.js", "/static/page.css"):
         assert client.get(asset).status_code == 200
     assert "/docs" in client.get("/docs").text or client.get("/openapi.json").json()["info"]["title"] == "pcnn-fer"
+
+
+def test_a_bug_in_a_video_job_fails_that_job_with_its_traceback_logged_and_the_worker_goes_on(
+        serve, write_video, tmp_path, monkeypatch, caplog):
+    client = serve()
+    path = tmp_path / "clip.mp4"
+    write_video(path, frames=2)
+    real = client.app.state.context.jobs._work.__globals__["predict_video"]
+
+    def broken(*args, **options):
+        raise KeyError("a key a bug forgot")
+
+    monkeypatch.setattr("pcnn_fer.serve.videos.predict_video", broken)
+    failed = _finished(client, client.post("/v1/videos", content=path.read_bytes()).json()["url"])
+    assert failed["status"] == "failed" and failed["error"].startswith("internal error: KeyError")
+    assert "video job" in caplog.text and "Traceback" in caplog.text
+    monkeypatch.setattr("pcnn_fer.serve.videos.predict_video", real)
+    assert _finished(client, client.post("/v1/videos", content=path.read_bytes()).json()["url"])["status"] == "done"

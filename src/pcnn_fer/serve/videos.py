@@ -6,6 +6,7 @@ server's temporary folder under a name the server chose, and is deleted when the
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -17,6 +18,8 @@ from pathlib import Path
 from pcnn_fer.inference.recognizer import Recognizer
 from pcnn_fer.inference.video import VIDEO_SUFFIXES, VideoError, predict_video, video_info
 from pcnn_fer.serve.batching import QueueFull
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -110,8 +113,11 @@ class VideoJobs:
                     job.records += [record.to_dict() for record in frame.faces]
                     job.frames_done += 1
                 job.status = "done"
-            except (VideoError, OSError, ValueError, RuntimeError) as error:
+            except (VideoError, OSError) as error:  # the upload is not a readable video
                 job.status, job.error = "failed", str(error).replace(str(job.path), job.name)
+            except Exception as error:  # a bug: its traceback goes to the log, the job fails, the worker goes on
+                log.exception("video job %s failed", job.id)
+                job.status, job.error = "failed", f"internal error: {type(error).__name__}: {error}"
             finally:
                 job.finished = time.time()
                 job.path.unlink(missing_ok=True)
