@@ -104,8 +104,8 @@ def main() -> None:
         "recipe": selected.recipe, **({"recipe_file": args.recipe_file} if args.recipe_file else {}),
         "git_revision": selected.git_revision,  # the tree the run trained from ("-dirty": uncommitted edits)
         "shipped_at_revision": git_revision(),
-        "selection": {"split": "val", "metric": (selected.selection.metric if selected.selection else None) or "accuracy",
-                      "epoch": result.selected_epoch},
+        "selection": {"split": "val", "epoch": result.selected_epoch,
+                      "metric": (selected.selection.metric if selected.selection else None) or "accuracy"},
         "training": {"epochs": len(history), "wall_time_s": round(sum(r["epoch_time_s"] for r in history)),
                      "train_images_per_s": round(sum(r["train_images_per_s"] for r in history) / len(history), 1),
                      "machine": args.machine},
