@@ -323,7 +323,7 @@ class Recognizer:
     def _make_detector(self, detector: Detector | str) -> Detector:
         if not isinstance(detector, str):
             return detector
-        on_device = detector in ("mtcnn", DEFAULT_DETECTOR)  # MTCNN runs on torch, on the model's device
+        on_device = detector in ("mtcnn", "auto")  # MTCNN (auto's second opinion too) runs on the model's device
         return create_detector(detector, device=self.device) if on_device else create_detector(detector)
 
 

@@ -22,9 +22,7 @@ def resolve_model(reference: ModelReference) -> Path:
     """The model directory `reference` names; ModelNotFoundError says in one line what was tried."""
     if reference is None:
         return Pretrained.DEFAULT.path
-    if isinstance(reference, Pretrained):
-        return reference.path
-    if isinstance(reference, PretrainedEntry):
+    if isinstance(reference, Pretrained | PretrainedEntry):  # a member forwards `path` to its entry
         return reference.path
     entry = Pretrained.find(str(reference))
     if entry is not None:
