@@ -200,3 +200,40 @@ def shared_reference() -> Path:
 def reference_fixture() -> Path:
     """tests/fixtures/reference: the same facts carried into the repository."""
     return REFERENCE_DIR
+
+
+# What Chromium needs on a machine with a closed network and no screen; a fresh profile for each run.
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--window-size=1280,1000", "--autoplay-policy=no-user-gesture-required",
+                  # A synthetic camera (a moving test pattern, no face) answers getUserMedia without a prompt.
+                  "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """build/test-artifacts: screenshots that tests leave for a person to look at."""
+    folder = Path(__file__).resolve().parents[1] / "build" / "test-artifacts"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory, require_program):
+    """Debian's headless Chromium through its ChromeDriver (selenium), keeping the console's log;
+    `browser.console_errors()` gives the errors logged since it was last called."""
+    chromium = require_program("chromium", "Debian: apt install chromium")
+    driver = require_program("chromedriver", "Debian: apt install chromium-driver")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    browser = webdriver.Chrome(options=options, service=Service(driver))
+    browser.console_errors = lambda: [entry["message"] for entry in browser.get_log("browser")
+                                      if entry["level"] == "SEVERE"]
+    yield browser
+    browser.quit()

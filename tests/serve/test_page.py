@@ -14,14 +14,6 @@ import uvicorn
 from pcnn_fer.inference.recognizer import Recognizer
 from pcnn_fer.serve.app import create_app
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "test-artifacts"
-# What Chromium needs on a machine with a closed network and no screen; a fresh profile for each run.
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--window-size=1280,1000",
-                  # A synthetic camera (a moving test pattern, no face) answers getUserMedia without a prompt.
-                  "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")
-
 
 @pytest.fixture(scope="module")
 def server():
@@ -41,27 +33,6 @@ def server():
     thread.join(timeout=30)
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory, require_program):
-    chromium = require_program("chromium", "Debian: apt install chromium")
-    driver = require_program("chromedriver", "Debian: apt install chromium-driver")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    browser = webdriver.Chrome(options=options, service=Service(driver))
-    yield browser
-    browser.quit()
-
-
-def _console_errors(browser) -> list[str]:
-    return [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
-
-
 def _upload(browser, path: Path, faces: int):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
@@ -75,12 +46,12 @@ def _upload(browser, path: Path, faces: int):
 
 @pytest.mark.network
 @pytest.mark.slow
-def test_the_page_shows_every_face_of_a_photo_with_its_label_and_organ_chart(server, browser, pyfeat_data):
+def test_the_page_shows_every_face_of_a_photo_with_its_label_and_organ_chart(server, browser, pyfeat_data, artifacts):
     from selenium.webdriver.common.by import By
 
     browser.get(server + "/")
     assert browser.title.startswith("pcnn-fer")
-    assert _console_errors(browser) == []
+    assert browser.console_errors() == []
     # Every control has a label a screen reader can read out, and the drop zone takes the keyboard.
     for control in ("files", "interval", "token"):
         assert browser.find_element(By.CSS_SELECTOR, f"label[for='{control}']").text
@@ -102,12 +73,11 @@ def test_the_page_shows_every_face_of_a_photo_with_its_label_and_organ_chart(ser
     _upload(browser, pyfeat_data / "single_face.jpg", faces=1)
     heat = browser.find_element(By.ID, "heat")
     assert heat.is_displayed() and browser.execute_script("return arguments[0].naturalWidth", heat) > 0
-    assert _console_errors(browser) == []
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    assert browser.console_errors() == []
     browser.find_element(By.ID, "heatmap").click()
     _upload(browser, pyfeat_data / "multi_face.jpg", faces=5)
     browser.set_window_size(1280, 1400)  # tall enough for the faces' probability bars and organ charts
-    assert browser.save_screenshot(str(ARTIFACTS / "serve_page.png"))
+    assert browser.save_screenshot(str(artifacts / "serve_page.png"))
 
 
 @pytest.mark.slow
@@ -128,7 +98,7 @@ def test_the_webcam_sends_frames_and_shows_each_answer(server, browser):
     assert browser.find_element(By.ID, "status").text == "Webcam: live."
     button.click()
     assert button.get_attribute("aria-pressed") == "false"
-    assert _console_errors(browser) == []
+    assert browser.console_errors() == []
 
 
 @pytest.mark.network

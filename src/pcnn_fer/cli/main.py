@@ -15,7 +15,8 @@ from contextlib import contextmanager
 from pcnn_fer.version import __version__
 
 # Each module defines register(subparsers), which adds its parser and sets `run`.
-COMMAND_MODULES = ["info", "models", "convert", "data", "predict", "export", "train", "eval", "quickstart", "serve"]
+COMMAND_MODULES = ["info", "models", "convert", "data", "predict", "corpus", "report", "export", "train", "eval",
+                   "quickstart", "serve"]
 
 EXIT_ERROR = 2  # a library error, told in one line (argparse's usage errors exit 2 too)
 EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM: 128 + SIGINT, as shells report Ctrl-C

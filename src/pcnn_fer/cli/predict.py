@@ -16,9 +16,12 @@ from typing import TYPE_CHECKING, TextIO
 # Only light modules (constants, detector names): building the parser must not load torch, OpenCV or the image
 # decoders.
 from pcnn_fer.cli.main import EXIT_ERROR, EXIT_INTERRUPTED
-from pcnn_fer.cli.model_option import add_model_option
-from pcnn_fer.data.formats import DEFAULT_MAX_PIXELS
-from pcnn_fer.faces.registry import DEFAULT_DETECTOR, detector_names
+from pcnn_fer.cli.pipeline_options import (
+    add_pipeline_options,
+    check_pipeline_options,
+    predict_options,
+    recognizer_options,
+)
 from pcnn_fer.inference.writers import FORMATS
 
 if TYPE_CHECKING:
@@ -46,19 +49,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--realtime", action="store_true",
                         help="videos: keep up with the video's frame rate, skipping frames the model has no time "
                              "for (the summary says how many)")
-    parser.add_argument("--detect-every", type=int, default=5, metavar="N",
-                        help="videos: search faces every Nth processed frame and follow them in between "
-                             "(1: a full search on every frame; default: 5)")
-    parser.add_argument("--detect-side", type=int, default=480, metavar="PX",
-                        help="videos: search faces on a copy of the frame at most PX pixels long (0: full size; "
-                             "default: 480)")
-    add_model_option(parser)
-    parser.add_argument("--detector", choices=detector_names(), default=DEFAULT_DETECTOR,
-                        help="face detector: mtcnn, auto (BlazeFace, MTCNN on an image where it finds none; about ten "
-                             "times faster), blazeface, haar, or none (each image taken as an aligned face crop) "
-                             "(default: mtcnn)")
-    parser.add_argument("--min-score", type=float, default=None, metavar="S",
-                        help="drop detections scored below S (mtcnn: face probability, e.g. 0.9)")
     parser.add_argument("--format", choices=FORMATS, default=FORMATS[0], help=f"output format (default: {FORMATS[0]})")
     parser.add_argument("--output", metavar="FILE",
                         help="write records here instead of standard output; they go to FILE's .partial name "
@@ -68,25 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--explain", action="store_true", help="overlay Grad-CAM heat maps in the annotated output")
     parser.add_argument("--box-only", action="store_true",
                         help="draw each face's box and label only in the annotated output, without probability panels")
-    parser.add_argument("--every", type=int, default=1, metavar="N",
-                        help="videos: process every Nth frame (default: 1)")
-    parser.add_argument("--smooth", type=float, nargs="?", const=0.5, default=None, metavar="ALPHA",
-                        help="videos: smooth each tracked face's probabilities over time; ALPHA is the weight "
-                             "of the newest frame (default when given: 0.5)")
-    parser.add_argument("--backend", choices=["torch", "onnx"], default="torch",
-                        help="who runs the model: torch or onnxruntime (default: torch); onnx uses the export "
-                             "of exactly these weights (DIR/model.onnx, or one kept in the cache)")
-    parser.add_argument("--export-onnx", action="store_true",
-                        help="with --backend onnx: export the model first when it has no export or a stale one "
-                             "(tens of seconds, once; kept for later runs)")
-    parser.add_argument("--flip-tta", action="store_true", help="average each face with its mirror image")
-    parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
-                        help=f"refuse images larger than N pixels (default: {DEFAULT_MAX_PIXELS:,})")
-    parser.add_argument("--batch-size", type=int, default=8, metavar="N",
-                        help="images (or video frames) per batch (default: 8)")
-    parser.add_argument("--device", default="cpu", help="torch device: auto, cpu, cuda, cuda:N (default: cpu)")
-    parser.add_argument("--threads", type=int, default=None, metavar="N",
-                        help="CPU threads for the model (default: as many as the machine has cores)")
+    add_pipeline_options(parser, "CPU threads for the model (default: as many as the machine has cores)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     parser.set_defaults(run=run)
 
@@ -104,34 +76,23 @@ def run(args: argparse.Namespace) -> int:
     from pcnn_fer.inference.recognizer import Recognizer
     from pcnn_fer.inference.writers import RecordWriter
 
-    # PredictOptions checks --every, --batch-size and --smooth as well; checked here first so the messages name flags.
     if args.explain and not args.annotate:
         raise ValueError("--explain draws heat maps into the annotated output: give --annotate OUTDIR too")
     if args.box_only and not args.annotate:
         raise ValueError("--box-only applies to the annotated output: give --annotate OUTDIR too")
-    if min(args.every, args.batch_size, args.detect_every, 1 if args.threads is None else args.threads) < 1:
-        raise ValueError("--every, --batch-size, --detect-every and --threads must be at least 1")
-    if args.detect_side and args.detect_side < 48:
-        raise ValueError(f"--detect-side must be 0 (full frames) or at least 48 pixels, got {args.detect_side}")
+    check_pipeline_options(args)
     if not args.paths and args.webcam is None:
         raise ValueError("give at least one PATH, or --webcam [INDEX]")
-    if args.smooth is not None and not 0 < args.smooth <= 1:
-        raise ValueError(f"--smooth ALPHA must lie in (0, 1], got {args.smooth}")
     inputs = expand_inputs(args.paths) + ([] if args.webcam is None else [webcam_input(args.webcam)])
     if not inputs:
         print("pcnn-fer predict: no images or videos found in the given paths", file=sys.stderr)
         return EXIT_NONE_PROCESSED
-    options = PredictOptions(every=args.every, batch_size=args.batch_size, smooth=args.smooth,
-                             detect_every=args.detect_every, detect_side=args.detect_side or None,
-                             realtime=args.realtime, show_progress=not args.quiet)
+    options = PredictOptions(**predict_options(args, realtime=args.realtime, show_progress=not args.quiet))
     if args.threads is not None:
         import torch
 
         torch.set_num_threads(args.threads)  # the process's own count, set once here (onnxruntime's below)
-    recognizer = Recognizer.from_pretrained(
-        args.model, detector=args.detector, backend=args.backend,
-        device=args.device, flip_tta=args.flip_tta, max_pixels=args.max_pixels, min_score=args.min_score,
-        threads=args.threads, export_onnx=args.export_onnx)
+    recognizer = Recognizer.from_pretrained(args.model, threads=args.threads, **recognizer_options(args))
     records_partial: Path | None = None
     try:
         with contextlib.ExitStack() as outputs:

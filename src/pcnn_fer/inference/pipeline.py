@@ -17,7 +17,7 @@ from pcnn_fer.inference.draw import Annotator, VideoSink
 from pcnn_fer.inference.recognizer import Recognizer
 from pcnn_fer.inference.results import FaceResult, failed
 from pcnn_fer.inference.video import VIDEO_SUFFIXES, VideoError, is_video, predict_video, video_info
-from pcnn_fer.inference.writers import RecordWriter
+from pcnn_fer.inference.writers import RecordSink
 from pcnn_fer.progress import progress
 
 WEBCAM_PREFIX = "webcam:"  # inputs named webcam:N are camera N
@@ -94,7 +94,7 @@ def expand_inputs(paths: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def run_predictions(recognizer: Recognizer, inputs: Sequence[str], writer: RecordWriter,
+def run_predictions(recognizer: Recognizer, inputs: Sequence[str], writer: RecordSink,
                     annotator: Annotator | None = None,
                     options: PredictOptions = PredictOptions()) -> PredictionSummary:
     """Write the records of every input (images and videos, told apart by suffix; `webcam_input(N)` for camera N)
@@ -154,7 +154,7 @@ def _video_source(path: str) -> str | int:
     return int(path.removeprefix(WEBCAM_PREFIX)) if path.startswith(WEBCAM_PREFIX) else path
 
 
-def _predict_video(recognizer: Recognizer, path: str, writer: RecordWriter, annotator: Annotator | None,
+def _predict_video(recognizer: Recognizer, path: str, writer: RecordSink, annotator: Annotator | None,
                    options: PredictOptions, summary: PredictionSummary) -> None:
     """Write the records of one video's processed frames and count the video in `summary`."""
     faces = written = skipped = processed = 0
@@ -211,7 +211,7 @@ def _predict_video(recognizer: Recognizer, path: str, writer: RecordWriter, anno
     summary.skipped_frames += skipped
 
 
-def _write_input(writer: RecordWriter, path: str, faces: list[FaceResult]) -> tuple[bool, int]:
+def _write_input(writer: RecordSink, path: str, faces: list[FaceResult]) -> tuple[bool, int]:
     """Write an image's records (one 'no_face' record when it has none); (processed ok, face count)."""
     writer.write(faces or [FaceResult.no_face(path)])
     return (False, 0) if failed(faces) else (True, len(faces))
