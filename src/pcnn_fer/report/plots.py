@@ -36,7 +36,7 @@ def plot_timeline(timeline: Timeline, target: Path) -> Path:
     figure.subplots_adjust(left=PLOT_LEFT, right=PLOT_RIGHT, top=0.9, bottom=0.15)
     for k, name in enumerate(timeline.class_names):
         curves.plot(timeline.times, timeline.probabilities[:, k], color=colors[name], linewidth=1.4, label=name)
-    curves.set_ylim(0, 1)
+    curves.set_ylim(-0.03, 1.03)  # a probability at 0 or 1 stays visible off the frame
     curves.set_ylabel("probability")
     curves.set_title(f"{Path(timeline.input).name}: person {timeline.track}", fontsize=10, loc="left")
     curves.legend(loc="center left", bbox_to_anchor=(1.01, 0.45), fontsize=8, frameon=False)
