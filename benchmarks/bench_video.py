@@ -65,6 +65,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--detector", default=DEFAULT_DETECTOR, help="pcnn-fer's detector (default: the default)")
     parser.add_argument("--before", default="mtcnn", help="the detector of the pipeline it is compared with, run "
                                                           "beside it (before/after)")
+    parser.add_argument("--before-backend", default="torch", help="who runs the model in the pipeline it is compared "
+                                                                  "with (the default now: auto)")
     return parser.parse_args()
 
 
@@ -139,12 +141,15 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     media = fetch_pinned("pyfeat_sample_media")
     recognizer = Recognizer.from_pretrained(args.model, detector=args.detector, threads=args.threads)
-    before = Recognizer.from_pretrained(args.model, detector=args.before, threads=args.threads)
+    before = Recognizer.from_pretrained(args.model, detector=args.before, backend=args.before_backend,
+                                        threads=args.threads)
     fer = FerMiniXception("tflite", threads=args.threads)
+    before_name = f"pcnn-fer before ({args.before}, {args.before_backend})"
     print(f"pcnn-fer model: {args.model or 'the shipped default'} ({recognizer.config.backbone}, "
           f"{recognizer.config.input_size} px); fer: mini-Xception (tflite on LiteRT); threads {args.threads}; "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; every {args.every} frame(s); "
-          f"detector {recognizer.detector.name} (before: {args.before}); "
+          f"detector {recognizer.detector.name}, model in {recognizer.backend} (before: {args.before}, "
+          f"{before.backend}); "
           f"median of {args.repeats} runs")
     with tempfile.TemporaryDirectory() as folder:
         clips = {"single_face.mp4": (media / "single_face.mp4", None),
@@ -155,7 +160,7 @@ def main() -> None:
                                                        detect_side=args.detect_side or None),
                      "pcnn-fer, full search every frame": lambda clip: run_pcnn(recognizer, clip, args.every,
                                                                                detect_every=1, detect_side=None),
-                     f"pcnn-fer before ({args.before})": lambda clip: run_pcnn(
+                     before_name: lambda clip: run_pcnn(
                          before, clip, args.every, detect_every=args.detect_every,
                          detect_side=args.detect_side or None),
                      "fer": lambda clip: run_fer(fer, clip, args.every)}
@@ -180,11 +185,11 @@ def main() -> None:
             print(f"  pcnn-fer against its full search on every frame: {lost} face(s) lost, labels agree on "
                   f"{agreeing}/{matched} faces ({100 * agreeing / max(matched, 1):.1f} %), "
                   f"{fps['pcnn-fer'] / fps['pcnn-fer, full search every frame']:.2f}x the frame rate")
-            lost, matched, agreeing = compare(best[f"pcnn-fer before ({args.before})"].per_frame,
+            lost, matched, agreeing = compare(best[before_name].per_frame,
                                               best["pcnn-fer"].per_frame)
             print(f"  pcnn-fer against the earlier default ({args.before}): {lost} of its face(s) lost, labels agree "
                   f"on {agreeing}/{matched} faces ({100 * agreeing / max(matched, 1):.1f} %), "
-                  f"{fps['pcnn-fer'] / fps[f'pcnn-fer before ({args.before})']:.2f}x its frame rate")
+                  f"{fps['pcnn-fer'] / fps[before_name]:.2f}x its frame rate")
             print(f"  pcnn-fer / fer: {fps['pcnn-fer'] / fps['fer']:.2f}x the frame rate")
 
 if __name__ == "__main__":

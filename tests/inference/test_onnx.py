@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 
 import numpy as np
 import onnx
@@ -142,7 +143,7 @@ def test_a_stale_model_onnx_from_other_weights_is_refused_until_an_export_is_ask
     recognizer = Recognizer.from_pretrained(directory, detector=None, backend="onnx", threads=1, export_onnx=True)
     assert recognizer._forward.weights_fingerprint == weights_fingerprint(load_model(directory).state_dict())
     assert OnnxModel(directory / ONNX_FILE).weights_fingerprint == recognizer._forward.weights_fingerprint
-    assert not (tmp_path / "cache").exists()  # the stale file beside the model was replaced, not bypassed
+    assert not list((tmp_path / "cache").rglob("*.onnx"))  # the stale file beside the model was replaced, not bypassed
 
 
 @pytest.mark.slow  # a real ONNX export
@@ -201,3 +202,41 @@ def test_unreadable_files_are_refused_clearly(tmp_path):
     onnx.save(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 18)]), str(foreign))
     with pytest.raises(ValueError, match=CONFIG_KEY):
         OnnxModel(foreign)
+
+
+def test_auto_takes_onnxruntime_from_an_export_of_these_weights_and_torch_without_one(tiny_model_dir, exported,
+                                                                                      tmp_path, monkeypatch):
+    monkeypatch.setenv("PCNN_FER_CACHE", str(tmp_path / "cache"))
+    directory = shutil.copytree(tiny_model_dir, tmp_path / "model")
+    without = Recognizer.from_pretrained(directory, detector=None, threads=1)  # auto, and no export: torch
+    assert without.backend == "torch" and not list((tmp_path / "cache").rglob("*.onnx"))
+    shutil.copy(exported, directory / ONNX_FILE)
+    with_export = Recognizer.from_pretrained(directory, detector=None, threads=1)
+    assert with_export.backend == "onnx" and isinstance(with_export._forward, OnnxModel)
+    on_torch = Recognizer.from_pretrained(directory, detector=None, backend="torch", threads=1)
+    assert on_torch.backend == "torch"
+
+
+def test_auto_exports_a_shipped_model_once_and_processes_exporting_at_once_take_turns(tiny_model_dir, exported,
+                                                                                     tmp_path, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pcnn_fer.inference.onnx import fastest_runtime
+    from pcnn_fer.models import pretrained
+
+    monkeypatch.setenv("PCNN_FER_CACHE", str(tmp_path / "cache"))
+    directory = shutil.copytree(tiny_model_dir, tmp_path / "shipped")
+    monkeypatch.setattr(pretrained.PretrainedEntry, "path", property(lambda entry: directory))
+    written = []
+
+    def slow_export(model, path):  # the module's export of these weights stands in for the exporter
+        written.append(path)
+        time.sleep(0.5)
+        shutil.copy(exported, path)
+
+    monkeypatch.setattr(onnx_module, "export_onnx", slow_export)
+    model = load_model(directory)
+    with ThreadPoolExecutor(3) as pool:
+        runtimes = list(pool.map(lambda _: fastest_runtime(model, directory, threads=1, show_progress=False), range(3)))
+    assert all(isinstance(runtime, OnnxModel) for runtime in runtimes)
+    assert len(written) == 1  # the others waited and found it

@@ -8,6 +8,11 @@ import argparse
 from pcnn_fer.cli.model_option import add_model_option
 from pcnn_fer.data.formats import DEFAULT_MAX_PIXELS
 from pcnn_fer.faces.registry import DEFAULT_DETECTOR, detector_names
+from pcnn_fer.inference.backends import BACKEND_CHOICES
+
+BACKEND_HELP = ("auto (onnxruntime on the CPU from an export of exactly these weights, a shipped model exported "
+                "once on first use; torch otherwise), torch, or onnx (onnxruntime, insisting on it); Grad-CAM "
+                "always runs in torch")
 
 
 def add_pipeline_options(parser: argparse.ArgumentParser, threads_help: str) -> None:
@@ -30,12 +35,11 @@ def add_pipeline_options(parser: argparse.ArgumentParser, threads_help: str) -> 
     parser.add_argument("--smooth", type=float, nargs="?", const=0.5, default=None, metavar="ALPHA",
                         help="videos: smooth each tracked face's probabilities over time; ALPHA is the weight "
                              "of the newest frame (default when given: 0.5)")
-    parser.add_argument("--backend", choices=["torch", "onnx"], default="torch",
-                        help="who runs the model: torch or onnxruntime (default: torch); onnx uses the export "
-                             "of exactly these weights (DIR/model.onnx, or one kept in the cache)")
+    parser.add_argument("--backend", choices=BACKEND_CHOICES, default="auto",
+                        help=f"who runs the model: {BACKEND_HELP} (default: auto)")
     parser.add_argument("--export-onnx", action="store_true",
-                        help="with --backend onnx: export the model first when it has no export or a stale one "
-                             "(tens of seconds, once; kept for later runs)")
+                        help="export the model to ONNX first when it has no export or a stale one (tens of "
+                             "seconds, once; kept for later runs), so that auto or onnx run it in onnxruntime")
     parser.add_argument("--flip-tta", action="store_true", help="average each face with its mirror image")
     parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
                         help=f"refuse images larger than N pixels (default: {DEFAULT_MAX_PIXELS:,})")

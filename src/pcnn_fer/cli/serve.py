@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 
 from pcnn_fer.cli.model_option import add_model_option
+from pcnn_fer.cli.pipeline_options import BACKEND_HELP
+from pcnn_fer.inference.backends import BACKEND_CHOICES
 from pcnn_fer.serve.settings import ServeSettings  # torch- and FastAPI-free: its defaults are the flags'
 
 DEFAULTS = ServeSettings()
@@ -31,6 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="server processes, each with its own model (default: 1)")
     parser.add_argument("--threads", type=int, default=DEFAULTS.threads,
                         help="torch's CPU threads in each server process (default: torch's own choice)")
+    parser.add_argument("--backend", choices=BACKEND_CHOICES, default=DEFAULTS.backend,
+                        help=f"who runs the model: {BACKEND_HELP} (default: {DEFAULTS.backend})")
     parser.add_argument("--flip-tta", action="store_true", help="average each face with its mirror image by default")
     parser.add_argument("--max-upload-mb", type=float, default=DEFAULTS.max_upload_bytes / MEGABYTE,
                         help="photo upload cap per request (default: %(default)g)")
@@ -69,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
         token = args.token_file.read_text().strip()
         if not token:
             raise ValueError(f"{args.token_file}: the token file is empty")
-    settings = ServeSettings(model=args.model, detector=args.detector, flip_tta=args.flip_tta, threads=args.threads,
+    settings = ServeSettings(model=args.model, detector=args.detector, backend=args.backend, flip_tta=args.flip_tta,
+                             threads=args.threads,
                              max_upload_bytes=int(args.max_upload_mb * MEGABYTE),
                              max_video_bytes=int(args.max_video_mb * MEGABYTE), queue_size=args.queue_size,
                              batch_window_ms=args.batch_window_ms, max_batch=args.max_batch, timeout_s=args.timeout,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import importlib.util
 import json
 import logging
 from collections.abc import Iterator
@@ -27,11 +28,13 @@ from torch import nn
 from pcnn_fer.atomic import atomic_path
 from pcnn_fer.models.pcnn import PCNN, PCNNConfig, PCNNOutput
 from pcnn_fer.models.state import weights_fingerprint
+from pcnn_fer.progress import progress
 from pcnn_fer.weights.sources import cache_root
 
 if TYPE_CHECKING:
     import onnx
 
+log = logging.getLogger(__name__)
 DEFAULT_OPSET = 18
 INPUT_NAME = "images"
 CONFIG_KEY = "pcnn_fer_config"
@@ -201,33 +204,88 @@ def check_parity(model: PCNN, onnx_model: OnnxModel, where: str, tolerance: floa
 
 
 def stored_onnx_model(model: PCNN, directory: str | Path, *, threads: int | None = None,
-                      export: bool = False) -> OnnxModel:
+                      export: bool = False, show_progress: bool = True) -> OnnxModel:
     """The ONNX export of the model loaded from `directory`, checked to hold the very same weights.
 
     DIR/model.onnx (written by `pcnn-fer export`) is used when present, else an export kept in the cache under
     the weights' fingerprint. A file exported from other weights is refused, and nothing is exported (which
     takes tens of seconds) unless `export` asks for it: then a fresh export replaces a stale DIR/model.onnx, or
-    goes into the cache, where later runs find it.
+    goes into the cache, where later runs find it. Processes exporting the same weights at once take turns, and
+    those that wait use the first one's export.
     """
     directory = Path(directory)
     fingerprint = weights_fingerprint(model.state_dict())
     beside = directory / ONNX_FILE
     cached = cache_root() / "onnx" / f"{fingerprint}.onnx"
     path = beside if beside.is_file() else cached
-    if path.is_file():
-        onnx_model = OnnxModel(path, threads=threads)
-        if onnx_model.weights_fingerprint == fingerprint and onnx_model.config == model.config:
-            return onnx_model
-        if not export:
-            found = onnx_model.weights_fingerprint or "none (an export of an earlier pcnn-fer)"
+    found = _matching_export(path, model, fingerprint, threads)
+    if found is not None:
+        return found
+    if not export:
+        if path.is_file():
+            stale = OnnxModel(path, threads=threads).weights_fingerprint or "none (an export of an earlier pcnn-fer)"
             raise ValueError(f"{path} was not exported from the weights in {directory} (weights fingerprint "
-                             f"{found}, expected {fingerprint}); export again: --export-onnx, or "
+                             f"{stale}, expected {fingerprint}); export again: --export-onnx, or "
                              f"pcnn-fer export --model {directory} --output {path}")
-    elif not export:
         raise ValueError(f"{directory} has no ONNX export yet: add --export-onnx (export_onnx=True) to export it "
                          f"once (it is kept as {cached}), or write one with "
                          f"pcnn-fer export --model {directory} --output {beside}")
-    export_onnx(model, path)
-    onnx_model = OnnxModel(path, threads=threads)
-    check_parity(model, onnx_model, str(path))
+    with _exporting(cache_root() / "onnx" / f"{fingerprint}.lock"):
+        found = _matching_export(path, model, fingerprint, threads)  # another process's, made while this one waited
+        if found is not None:
+            return found
+        bar = progress(None, 2, f"exporting {directory.name} to ONNX, once (tens of seconds; kept in {path.parent})",
+                       enabled=show_progress, unit="step")
+        try:
+            export_onnx(model, path)
+            bar.update(1)
+            onnx_model = OnnxModel(path, threads=threads)
+            check_parity(model, onnx_model, str(path))
+            bar.update(1)
+        finally:
+            bar.close()
     return onnx_model
+
+
+def _matching_export(path: Path, model: PCNN, fingerprint: str, threads: int | None) -> OnnxModel | None:
+    """The export at `path` when it holds exactly `model`'s weights and config, else None."""
+    if not path.is_file():
+        return None
+    onnx_model = OnnxModel(path, threads=threads)
+    return onnx_model if onnx_model.weights_fingerprint == fingerprint and onnx_model.config == model.config else None
+
+
+@contextmanager
+def _exporting(lock: Path) -> Iterator[None]:
+    """Hold `lock` while exporting, so that processes exporting the same weights wait for each other."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: exports are written atomically all the same
+        yield
+        return
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        yield
+
+
+def fastest_runtime(model: PCNN, directory: str | Path, *, threads: int | None = None, export: bool = False,
+                    show_progress: bool = True) -> OnnxModel | None:
+    """The onnxruntime copy of the model loaded from `directory` where it is safe and available, else None (run it
+    in torch): on the CPU, with onnxruntime installed, from an export of exactly these weights (DIR/model.onnx or
+    one in the cache). A shipped model, or any with `export`, is exported on first use (tens of seconds, once,
+    shown as progress); an export that fails or answers differently from torch leaves the model to torch."""
+    if next(model.parameters()).device.type != "cpu" or importlib.util.find_spec("onnxruntime") is None:
+        return None
+    from pcnn_fer.models.pretrained import Pretrained
+
+    directory = Path(directory)
+    shipped = any(directory.resolve() == entry.path.resolve() for entry in Pretrained)
+    try:
+        return stored_onnx_model(model, directory, threads=threads, export=export or shipped,
+                                 show_progress=show_progress)
+    except ValueError:
+        return None  # no export of these weights, and none asked for
+    except RuntimeError as error:
+        log.warning("%s: running the model in torch: %s", directory, error)
+        return None

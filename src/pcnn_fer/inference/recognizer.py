@@ -25,6 +25,7 @@ from pcnn_fer.faces.detect import Detection, Detector, GivenFaces
 from pcnn_fer.faces.framing import FaceFraming
 from pcnn_fer.faces.mtcnn import MTCNN
 from pcnn_fer.faces.registry import DEFAULT_DETECTOR, NO_DETECTOR, create_detector
+from pcnn_fer.inference.backends import BACKEND_CHOICES, BACKENDS
 from pcnn_fer.inference.explain import grad_cam, organ_shares
 from pcnn_fer.inference.results import FaceResult, failed, merge_back, split_readable
 from pcnn_fer.models.metadata import ModelMetadata
@@ -34,7 +35,6 @@ from pcnn_fer.models.pcnn import PCNN, PCNNOutput
 from pcnn_fer.models.tta import flip_tta
 
 ImageInput = str | Path | bytes | Image.Image | np.ndarray
-BACKENDS = ("torch", "onnx")
 
 
 @dataclass
@@ -122,24 +122,36 @@ class Recognizer:
 
     @classmethod
     def from_pretrained(cls, model: str | Path | None = None, detector: Detector | str | None = DEFAULT_DETECTOR, *,
-                        backend: str = "torch", device: str | torch.device = "cpu", flip_tta: bool = False,
-                        export_onnx: bool = False, **options) -> Recognizer:
+                        backend: str = "auto", device: str | torch.device = "cpu", flip_tta: bool = False,
+                        export_onnx: bool = False, show_progress: bool = True, **options) -> Recognizer:
         """A Recognizer for a model directory (config.json + model.safetensors), a training run's directory (its
         selected model) or a shipped model's name; None takes the default shipped model (see `pcnn-fer models`).
 
-        With backend="onnx", the ONNX export of exactly these weights is used (DIR/model.onnx from `pcnn-fer
-        export`, or one kept in the cache); `export_onnx` exports it when there is none or it is stale.
+        `backend` "auto" runs the model in onnxruntime where that is safe (pcnn_fer.inference.onnx.fastest_runtime:
+        on the CPU, from an export of exactly these weights; a shipped model is exported once on first use, tens of
+        seconds shown as progress, then kept in the cache) and in torch otherwise; "onnx" insists on onnxruntime,
+        "torch" on torch. `export_onnx` exports any model that has no export, or a stale one. Grad-CAM runs in
+        torch whatever the backend.
         """
         from pcnn_fer.models.resolve import resolve_model
         from pcnn_fer.models.storage import load_model
 
+        if backend not in BACKEND_CHOICES:
+            raise ValueError(f"backend must be one of {BACKEND_CHOICES}, got {backend!r}")
         path = resolve_model(model)
         model = load_model(path, device=device)
         onnx_model = None
-        if backend == "onnx":
+        if backend == "auto":
+            from pcnn_fer.inference.onnx import fastest_runtime
+
+            onnx_model = fastest_runtime(model, path, threads=options.get("threads"), export=export_onnx,
+                                         show_progress=show_progress)
+            backend = "torch" if onnx_model is None else "onnx"
+        elif backend == "onnx":
             from pcnn_fer.inference.onnx import stored_onnx_model
 
-            onnx_model = stored_onnx_model(model, path, threads=options.get("threads"), export=export_onnx)
+            onnx_model = stored_onnx_model(model, path, threads=options.get("threads"), export=export_onnx,
+                                           show_progress=show_progress)
         return cls(model, detector, backend=backend, onnx_model=onnx_model, device=device, flip_tta=flip_tta,
                    **options)
 

@@ -56,5 +56,6 @@ def load_recognizer(settings: ServeSettings) -> Recognizer:
         import torch
 
         torch.set_num_threads(settings.threads)
-    return Recognizer.from_pretrained(settings.model, settings.detector, flip_tta=settings.flip_tta,
-                                      threads=settings.threads, max_pixels=settings.max_pixels)
+    return Recognizer.from_pretrained(settings.model, settings.detector, backend=settings.backend,
+                                      flip_tta=settings.flip_tta, threads=settings.threads,
+                                      max_pixels=settings.max_pixels)

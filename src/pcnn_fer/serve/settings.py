@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Literal
 
 from pydantic import ConfigDict, Field
 
 from pcnn_fer.data.formats import DEFAULT_MAX_PIXELS
 from pcnn_fer.faces.registry import DEFAULT_DETECTOR
+from pcnn_fer.inference.backends import BACKEND_CHOICES
 from pcnn_fer.validation import Checked, Float
 
 # How `pcnn-fer serve --workers N` hands its settings to each worker process uvicorn starts.
@@ -22,6 +24,7 @@ class ServeSettings(Checked):
 
     model: str | None = None  # model directory, run directory or shipped name; None: the shipped default
     detector: str = DEFAULT_DETECTOR
+    backend: Literal[BACKEND_CHOICES] = "auto"  # who runs the model (Recognizer.from_pretrained)
     flip_tta: bool = False  # the default of each request's flip_tta
     threads: int | None = Field(None, ge=1)  # torch's CPU threads in each server process
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1)  # photos, per request
