@@ -12,6 +12,7 @@ from pcnn_fer.inference.writers import FILE_FORMATS, SUFFIXES
 
 SETTINGS_FILE = "run.json"
 SHARD_PREFIX = "shard-"
+STARTS_FOLDER = ".starts"  # a file per task (or input) being run: one byte per start that has not finished
 
 
 class SettingsMismatchError(ValueError):
@@ -19,7 +20,8 @@ class SettingsMismatchError(ValueError):
 
 
 class ShardFolder:
-    """The folder of one corpus run: `shard-<task>.<format>` files and `run.json`.
+    """The folder of one corpus run: `shard-<task>.<format>` files, `run.json`, and `.starts/` (the starts of
+    tasks and inputs whose workers died on them).
 
     A shard exists whole or not at all (it is written under its partial name and renamed when its task is done),
     so the inputs it names are done, once each.
@@ -40,6 +42,22 @@ class ShardFolder:
         if not self.folder.is_dir():
             return []
         return [path for path in record_files([self.folder]) if path.name.startswith(SHARD_PREFIX)]
+
+    def unfinished_starts(self, key: str) -> int:
+        """How many times the work named `key` was started and never finished (its worker died)."""
+        path = self.folder / STARTS_FOLDER / key
+        return path.stat().st_size if path.is_file() else 0
+
+    def started(self, key: str) -> None:
+        """Note one more start of the work named `key`."""
+        path = self.folder / STARTS_FOLDER / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "ab") as starts:
+            starts.write(b"x")
+
+    def finished(self, key: str) -> None:
+        """The work named `key` finished: its starts are forgotten."""
+        (self.folder / STARTS_FOLDER / key).unlink(missing_ok=True)
 
     def done_inputs(self) -> set[str]:
         """The inputs that finished shards hold records of."""

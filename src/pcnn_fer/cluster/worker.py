@@ -9,7 +9,7 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
 from pcnn_fer.atomic import atomic_path
@@ -19,6 +19,8 @@ from pcnn_fer.inference.results import FaceResult
 from pcnn_fer.inference.writers import record_file
 
 log = logging.getLogger(__name__)
+TASK_DEATHS = 3  # deaths of a worker on one task after which its inputs are run one by one
+INPUT_DEATHS = 2  # deaths of a worker on one input after which it gets an error record instead of another try
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,10 @@ class CorpusWorker:
 
     Called by Ray Data with batches of tasks (`{"task": [JSON list of inputs, ...]}`); answers one TaskReport row per
     task. An input that the pipeline cannot read gets its error record there; an input that raises anything else
-    (a bug) gets an error record here, so that a task always ends with a record set for each of its inputs.
+    (a bug) gets an error record here, so that a task always ends with a record set for each of its inputs. Ray
+    runs the task of a worker that died again on a new one; a task that killed TASK_DEATHS workers is run one input
+    at a time, and an input that killed INPUT_DEATHS of them gets an error record instead (the starts are counted
+    in the output folder, which every worker sees).
     """
 
     def __init__(self, folder: str, fmt: str, model: str | None, recognizer_options: dict, predict_options: dict,
@@ -66,12 +71,20 @@ class CorpusWorker:
 
         task = Task(inputs)
         start = time.perf_counter()
-        try:
-            summary = self._write(task.id, lambda sink: run_predictions(self.recognizer, inputs, sink,
-                                                                         options=self.options))
-        except Exception:
-            log.exception("a task of %d input(s) failed; running its inputs one by one", len(inputs))
-            summary = self._write(task.id, lambda sink: self._one_by_one(inputs, sink))
+        deaths = self.shards.unfinished_starts(task.id)
+        self.shards.started(task.id)
+        if deaths >= TASK_DEATHS:
+            log.warning("workers died %d times on a task of %d input(s); running them one by one", deaths,
+                        len(inputs))
+            summary = self._write(task.id, lambda sink: self._one_by_one(inputs, sink, task.id))
+        else:
+            try:
+                summary = self._write(task.id, lambda sink: run_predictions(self.recognizer, inputs, sink,
+                                                                             options=self.options))
+            except Exception:
+                log.exception("a task of %d input(s) failed; running its inputs one by one", len(inputs))
+                summary = self._write(task.id, lambda sink: self._one_by_one(inputs, sink))
+        self.shards.finished(task.id)
         return TaskReport(task=task.id, inputs=len(inputs), ok=summary.ok, failed=summary.failed, faces=summary.faces,
                           seconds=time.perf_counter() - start, worker=self.name, peak_rss_mb=peak_rss_mb())
 
@@ -80,18 +93,29 @@ class CorpusWorker:
                 record_file(partial, self.shards.fmt, self.recognizer.class_names) as sink:
             return produce(sink)
 
-    def _one_by_one(self, inputs: Iterable[str], sink) -> PredictionSummary:
-        """Each input on its own; one that raises gets an error record instead of its records so far."""
+    def _one_by_one(self, inputs: Sequence[str], sink, guarded_task: str | None = None) -> PredictionSummary:
+        """Each input on its own; one that raises gets an error record instead of its records so far. Within a
+        `guarded_task`, each input's starts are counted, and one that killed INPUT_DEATHS workers is not run."""
         summary = PredictionSummary()
-        for path in inputs:
+        for index, path in enumerate(inputs):
+            key = f"{guarded_task}-{index}"
+            if guarded_task is not None:
+                deaths = self.shards.unfinished_starts(key)
+                if deaths >= INPUT_DEATHS:
+                    sink.write([FaceResult.failure(path, f"the worker process died {deaths} times on this input "
+                                                         f"(a crash in a decoder, or out of memory)")])
+                    summary.add(False, 0)
+                    continue
+                self.shards.started(key)
             kept = RecordList()
             try:
                 done = run_predictions(self.recognizer, [path], kept, options=self.options)
             except Exception as error:
                 log.exception("%s: internal error", path)
-                sink.write([FaceResult.failure(path, f"internal error: {error!r}")])
-                summary.add(False, 0)
-                continue
+                kept.records = [FaceResult.failure(path, f"internal error: {error!r}")]
+                done = PredictionSummary(failed=1)
+            if guarded_task is not None:
+                self.shards.finished(key)  # the worker lived through it
             sink.write(kept.records)
             summary.add(bool(done.ok), done.faces)
         return summary
