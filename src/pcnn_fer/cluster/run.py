@@ -58,7 +58,9 @@ def predict_corpus(inputs: Sequence[str], output: str | Path, *, model: str | No
     recognizer_options = recognizer_options or {}
     folder = ShardFolder(output, fmt)
     predict_options = {key: value for key, value in asdict(options).items() if key != "show_progress"}
-    folder.claim({"model": None if model is None else str(model), **recognizer_options, **predict_options})
+    # What the records depend on; asking for an ONNX export does not change them.
+    settings = {key: value for key, value in recognizer_options.items() if key != "export_onnx"}
+    folder.claim({"model": None if model is None else str(model), **settings, **predict_options})
     inputs = list(dict.fromkeys(inputs))
     done = folder.done_inputs()
     tasks = plan_tasks(inputs, done, photos_per_task)

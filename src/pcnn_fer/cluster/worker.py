@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
 from pcnn_fer.atomic import atomic_path
+from pcnn_fer.cluster.plan import Task
 from pcnn_fer.cluster.shards import ShardFolder
 from pcnn_fer.inference.pipeline import PredictionSummary, PredictOptions, run_predictions
 from pcnn_fer.inference.results import FaceResult
@@ -67,8 +68,6 @@ class CorpusWorker:
 
     def run(self, inputs: tuple[str, ...]) -> TaskReport:
         """Write the records of `inputs` into their task's shard and say what they were."""
-        from pcnn_fer.cluster.plan import Task
-
         task = Task(inputs)
         start = time.perf_counter()
         deaths = self.shards.unfinished_starts(task.id)
