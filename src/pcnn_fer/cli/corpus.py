@@ -40,8 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help=f"shard format (default: {FILE_FORMATS[0]}; parquet has the columns of csv)")
     parser.add_argument("--ray", nargs="?", const="auto", default=None, metavar="ADDRESS",
                         help="join a running Ray cluster: auto (default when given: the one this machine belongs "
-                             "to) or ray://HOST:PORT; without it, a local Ray is started for the run. Every node "
-                             "must see the inputs and DIR under the same paths")
+                             "to, an error if there is none) or ray://HOST:PORT; without it, the Ray that RAY_ADDRESS "
+                             "names or `ray start` runs on this machine, else a local Ray started for the run. Every "
+                             "node must see the inputs and DIR under the same paths")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="worker processes, each loading the model once (default: the cluster's CPUs divided "
                              "by --threads)")

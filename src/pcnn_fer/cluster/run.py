@@ -48,10 +48,11 @@ def predict_corpus(inputs: Sequence[str], output: str | Path, *, model: str | No
                    photos_per_task: int = 16, show_progress: bool = True) -> CorpusSummary:
     """Write the records of every input into shards under `output`, on Ray; what is written already is skipped.
 
-    `address` None starts a local Ray for the run (or uses the one this process already joined); "auto" or
-    "ray://host:port" joins a cluster, whose nodes must see the inputs and `output` under the same paths. `workers`
-    actors (default: as many as the cluster's CPUs allow at `threads` each) load the model once each. `model`,
-    `recognizer_options` and `options` are those of `predict` (Recognizer.from_pretrained, PredictOptions); the
+    `address` None joins the Ray this process already joined, the one RAY_ADDRESS names or `ray start` runs on this
+    machine, or else starts a local Ray for the run (Ray's own rule); "auto" or "ray://host:port" joins a cluster,
+    whose nodes must see the inputs and `output` under the same paths. `workers` actors (default: as many as the
+    cluster's CPUs allow at `threads` each) load the model once each. `model`, `recognizer_options` and `options`
+    are those of `predict` (Recognizer.from_pretrained, PredictOptions); the
     records are the same.
     """
     ray = _ray()
