@@ -92,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)  # the process's own count, set once here (onnxruntime's below)
-    recognizer = Recognizer.from_pretrained(args.model, threads=args.threads, **recognizer_options(args))
+    recognizer = Recognizer.from_pretrained(args.model, threads=args.threads, show_progress=not args.quiet,
+                                            **recognizer_options(args))
     records_partial: Path | None = None
     try:
         with contextlib.ExitStack() as outputs:
