@@ -42,7 +42,7 @@ class CorpusSummary:
                 + f" on {len(self.workers)} worker(s){memory}")
 
 
-def predict_corpus(inputs: Sequence[str], output: str | Path, *, model: str | None = None,
+def predict_corpus(inputs: Sequence[str], output: str | Path, *, model: str | Path | None = None,
                    recognizer_options: dict | None = None, options: PredictOptions = PredictOptions(),
                    fmt: str = "jsonl", address: str | None = None, workers: int | None = None, threads: int = 1,
                    photos_per_task: int = 16, show_progress: bool = True) -> CorpusSummary:
@@ -52,16 +52,16 @@ def predict_corpus(inputs: Sequence[str], output: str | Path, *, model: str | No
     machine, or else starts a local Ray for the run (Ray's own rule); "auto" or "ray://host:port" joins a cluster,
     whose nodes must see the inputs and `output` under the same paths. `workers` actors (default: as many as the
     cluster's CPUs allow at `threads` each) load the model once each. `model`, `recognizer_options` and `options`
-    are those of `predict` (Recognizer.from_pretrained, PredictOptions); the
-    records are the same.
+    are those of `predict` (Recognizer.from_pretrained, PredictOptions); the records are the same.
     """
     ray = _ray()
+    model = None if model is None else str(model)
     recognizer_options = recognizer_options or {}
     folder = ShardFolder(output, fmt)
     predict_options = {key: value for key, value in asdict(options).items() if key != "show_progress"}
     # What the records depend on; asking for an ONNX export does not change them.
     settings = {key: value for key, value in recognizer_options.items() if key != "export_onnx"}
-    folder.claim({"model": None if model is None else str(model), **settings, **predict_options})
+    folder.claim({"model": model, **settings, **predict_options})
     inputs = list(dict.fromkeys(inputs))
     done = folder.done_inputs()
     tasks = plan_tasks(inputs, done, photos_per_task)
@@ -112,7 +112,7 @@ def _stream(ray, tasks: list[Task], folder: ShardFolder, model: str | None, reco
     return dataset.map_batches(
         CorpusWorker, batch_size=1, compute=ray.data.ActorPoolStrategy(size=min(workers, len(tasks))),
         num_cpus=threads, fn_constructor_kwargs={
-            "folder": str(folder.folder), "fmt": folder.fmt, "model": None if model is None else str(model),
+            "folder": str(folder.folder), "fmt": folder.fmt, "model": model,
             "recognizer_options": recognizer_options, "predict_options": predict_options, "threads": threads},
     ).iter_rows()
 

@@ -218,12 +218,12 @@ def stored_onnx_model(model: PCNN, directory: str | Path, *, threads: int | None
     beside = directory / ONNX_FILE
     cached = cache_root() / "onnx" / f"{fingerprint}.onnx"
     path = beside if beside.is_file() else cached
-    found = _matching_export(path, model, fingerprint, threads)
-    if found is not None:
-        return found
+    existing = OnnxModel(path, threads=threads) if path.is_file() else None
+    if existing is not None and _holds(existing, model, fingerprint):
+        return existing
     if not export:
-        if path.is_file():
-            stale = OnnxModel(path, threads=threads).weights_fingerprint or "none (an export of an earlier pcnn-fer)"
+        if existing is not None:
+            stale = existing.weights_fingerprint or "none (an export of an earlier pcnn-fer)"
             raise ValueError(f"{path} was not exported from the weights in {directory} (weights fingerprint "
                              f"{stale}, expected {fingerprint}); export again: --export-onnx, or "
                              f"pcnn-fer export --model {directory} --output {path}")
@@ -231,9 +231,10 @@ def stored_onnx_model(model: PCNN, directory: str | Path, *, threads: int | None
                          f"once (it is kept as {cached}), or write one with "
                          f"pcnn-fer export --model {directory} --output {beside}")
     with _exporting(cache_root() / "onnx" / f"{fingerprint}.lock"):
-        found = _matching_export(path, model, fingerprint, threads)  # another process's, made while this one waited
-        if found is not None:
-            return found
+        if path.is_file():  # another process's export, made while this one waited
+            found = OnnxModel(path, threads=threads)
+            if _holds(found, model, fingerprint):
+                return found
         bar = progress(None, 2, f"exporting {directory.name} to ONNX, once (tens of seconds; kept in {path.parent})",
                        enabled=show_progress, unit="step")
         try:
@@ -247,12 +248,9 @@ def stored_onnx_model(model: PCNN, directory: str | Path, *, threads: int | None
     return onnx_model
 
 
-def _matching_export(path: Path, model: PCNN, fingerprint: str, threads: int | None) -> OnnxModel | None:
-    """The export at `path` when it holds exactly `model`'s weights and config, else None."""
-    if not path.is_file():
-        return None
-    onnx_model = OnnxModel(path, threads=threads)
-    return onnx_model if onnx_model.weights_fingerprint == fingerprint and onnx_model.config == model.config else None
+def _holds(onnx_model: OnnxModel, model: PCNN, fingerprint: str) -> bool:
+    """Whether an export holds exactly `model`'s weights (`fingerprint`) and config."""
+    return onnx_model.weights_fingerprint == fingerprint and onnx_model.config == model.config
 
 
 @contextmanager

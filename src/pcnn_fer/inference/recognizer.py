@@ -140,8 +140,6 @@ class Recognizer:
         from pcnn_fer.models.resolve import resolve_model
         from pcnn_fer.models.storage import load_model
 
-        if backend not in BACKEND_CHOICES:
-            raise ValueError(f"backend must be one of {BACKEND_CHOICES}, got {backend!r}")
         path = resolve_model(model)
         model = load_model(path, device=device)
         onnx_model = None

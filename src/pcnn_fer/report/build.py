@@ -12,7 +12,7 @@ from pcnn_fer.inference.records import read_records
 from pcnn_fer.progress import progress
 from pcnn_fer.report.page import PersonView, page_html
 from pcnn_fer.report.plots import plot_timeline
-from pcnn_fer.report.timeline import Timeline, timelines
+from pcnn_fer.report.timeline import timelines
 from pcnn_fer.report.video_copy import BROWSER_SUFFIX, browser_copy
 
 PAGE = "index.html"
@@ -44,12 +44,11 @@ def write_report(records: Sequence[str | Path], output: str | Path, annotated: s
     folders = _folders({timeline.input for timeline in found})
     people = []
     for timeline in progress(found, len(found), "timelines", enabled=show_progress, unit="person"):
-        folder = output / folders[timeline.input]
-        name = f"person-{timeline.track}"
-        plot_timeline(timeline, folder / f"{name}.png")
-        _write_summary(timeline, folder / f"{name}.csv")
-        people.append(PersonView(timeline, f"{folders[timeline.input]}/{name}.png",
-                                 f"{folders[timeline.input]}/{name}.csv"))
+        name = f"{folders[timeline.input]}/person-{timeline.track}"
+        summary = timeline.summary()
+        plot_timeline(timeline, output / f"{name}.png")
+        _write_summary(summary, output / f"{name}.csv")
+        people.append(PersonView(timeline, summary, f"{name}.png", f"{name}.csv"))
     videos = {}
     for video, folder in folders.items():
         copy = _annotated_copy(video, annotated)
@@ -82,8 +81,7 @@ def _annotated_copy(video: str, annotated: str | Path | None) -> Path | None:
     return copy if copy.is_file() else None
 
 
-def _write_summary(timeline: Timeline, target: Path) -> None:
-    rows = timeline.summary()
+def _write_summary(rows: list[dict], target: Path) -> None:
     with atomic_path(target) as partial, open(partial, "w", newline="") as stream:
         writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
         writer.writeheader()

@@ -16,9 +16,11 @@ from pcnn_fer.report.timeline import Timeline
 
 @dataclass(frozen=True)
 class PersonView:
-    """What the page shows of one person: the timeline, where its plot and CSV are (relative to the page)."""
+    """What the page shows of one person: the timeline, its summary (Timeline.summary), where its plot and CSV are
+    (relative to the page)."""
 
     timeline: Timeline
+    summary: list[dict]
     plot: str
     table: str
 
@@ -81,7 +83,7 @@ def _person(person: PersonView, video_id: str) -> str:
     rows = "".join(
         f"<tr><td>{html.escape(row['expression'])}</td><td>{100 * row['share_of_time']:.1f} %</td>"
         f"<td>{row['mean_probability']:.3f}</td><td>{row['longest_spell_s']:.2f} s</td></tr>"
-        for row in timeline.summary())
+        for row in person.summary)
     return (f"<div class='person'><h3>Person {timeline.track}: {len(timeline.times)} frames, "
             f"{timeline.duration:.1f} s in view</h3>"
             f"<img class='timeline' src='{html.escape(person.plot)}' alt='timeline of person {timeline.track}' "
