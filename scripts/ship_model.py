@@ -12,6 +12,7 @@ What it measures and writes into the entry's metadata (config.json), printing ea
 - the paper's rows with their published protocols (`pcnn-fer eval --paper-rows`: FERPlus Test, the argmax
   protocol, Occlusion-FERPlus, Pose>30 and Pose>45), with mean class accuracy, macro-F1 and per-class recall;
 - milliseconds per face at batch 1 on the threads given, in torch;
+- for a run that mixed other datasets in (data.mix): each source's held-out test subjects, its splits and terms;
 - the framing the Recognizer must apply (FER2013's, see benchmarks/measure_framing.py), training data and terms,
   the recipe, the commit, and the training figures (wall time, images/s, epochs, selected epoch, machine).
 """
@@ -36,9 +37,15 @@ from pcnn_fer.faces.framing import FER2013_FRAMING
 from pcnn_fer.models.storage import load_model, save_model
 
 SHIPPED = Path(__file__).resolve().parents[1] / "src" / "pcnn_fer" / "weights" / "shipped"
-TERMS = ("FER+ labels: MIT licence, Microsoft. FER2013 faces (Goodfellow et al. 2013): no stated licence, "
-         "web-sourced, research use; cite Goodfellow et al. 2013 (arXiv:1307.0414) and Barsoum et al. 2016 "
-         "(arXiv:1608.01041)")
+TERMS = {
+    "ferplus": ("FER+ labels: MIT licence, Microsoft. FER2013 faces (Goodfellow et al. 2013): no stated licence, "
+                "web-sourced, research use; cite Goodfellow et al. 2013 (arXiv:1307.0414) and Barsoum et al. 2016 "
+                "(arXiv:1608.01041)"),
+    "ckplus48": ("CK+ (extended Cohn-Kanade): non-commercial research only, images not redistributable; cite Lucey "
+                 "et al., CVPR Workshops 2010 and Kanade, Cohn, Tian, FG 2000. A model trained on it inherits "
+                 "these terms"),
+}
+SOURCE_NAMES = {"ckplus48": "CK+48: the last three frames of the 327 labelled CK+ sequences, 48 px grey crops"}
 KEPT = ("count", "accuracy", "mean_class_accuracy", "macro_f1", "per_class", "confusion", "class_names")
 
 
@@ -83,6 +90,19 @@ def main() -> None:
     write_evaluation({MAIN: figures["test_vote_argmax"]}, run.plots, "shipped_test_argmax",
                      "FERPlus Test (argmax of votes)")
 
+    mixed = model.metadata.recipe["data"].get("mix", [])
+    sources = []
+    for source in mixed:
+        samples = load_dataset(source["dataset"], source["root"], **source["options"])
+        key = f"{source['dataset']}_test"
+        figures[key] = evaluate(model, samples.where(split="test"), calibrated, description=key)[MAIN]
+        protocols[key] = (f"{source['dataset']}, its held-out test subjects (reader options {source['options']}), "
+                          f"{len(samples.class_names)} classes")
+        sources.append({"name": SOURCE_NAMES.get(source["dataset"], source["dataset"]),
+                        "reader_options": source["options"], "share_of_draws": source["share"],
+                        "splits": {s: sum(x.tags["split"] == s for x in samples) for s in ("train", "val", "test")},
+                        "terms": TERMS[source["dataset"]]})
+
     paper_rows = score_paper_rows(model, "ferplus", Path(args.data_root), args.lists, options)
     entry = SHIPPED / args.name
     selected = model.metadata
@@ -92,10 +112,14 @@ def main() -> None:
         "name": args.name,
         "summary": args.summary or f"PCNN with {model.config.backbone} trunks ({start}) trained on FERPlus",
         "dataset": "ferplus",
-        "training_data": {"name": "FERPlus: FER2013 faces with the FER+ votes of fer2013new.csv",
-                          "protocol": "majority vote, 8 classes (contempt included), official splits",
+        "training_data": {"name": " + ".join(["FERPlus: FER2013 faces with the FER+ votes of fer2013new.csv",
+                                              *(source["name"] for source in sources)]),
+                          "protocol": "majority vote, 8 classes (contempt included), official splits"
+                                      + ("; every other source split by subject, relabelled into these classes"
+                                         if sources else ""),
                           "splits": {s: sum(x.tags["split"] == s for x in majority) for s in ("train", "val", "test")},
-                          "terms": TERMS},
+                          **({"sources": sources} if sources else {}),
+                          "terms": " | ".join([TERMS["ferplus"], *(source["terms"] for source in sources)])},
         "framing": FER2013_FRAMING.to_dict(),
         "input": {"colour": "grey (replicated to 3 channels)", "size": model.config.input_size,
                   "mean": list(model.config.mean), "std": list(model.config.std),

@@ -5,7 +5,7 @@ import torch
 from pcnn_fer.data.bad_input import DatasetError
 from pcnn_fer.data.datasets import load_dataset
 from pcnn_fer.data.labels import AFFECTNET_CLASSES, RAFDB_CLASSES
-from pcnn_fer.data.torch_dataset import class_balanced_sampler
+from pcnn_fer.data.mixing import draw_weights
 
 CSV_HEADER = ("subDirectory_filePath,face_x,face_y,face_width,face_height,facial_landmarks,expression,valence,"
               "arousal")
@@ -66,10 +66,11 @@ def test_affectnet_csv_release(tmp_path, write_image):
         load_dataset("affectnet", tmp_path)
 
 
-def test_class_balanced_sampler_evens_out_classes(affectnet_folders):
+def test_balanced_draws_even_out_classes(affectnet_folders):
     s = load_dataset("affectnet", affectnet_folders).where(split="train")
-    sampler = class_balanced_sampler(s, num_samples=6000, generator=torch.Generator().manual_seed(0))
-    drawn = np.bincount([s.samples[i].label for i in sampler], minlength=8)
+    weights = torch.from_numpy(draw_weights(s, balanced=True))
+    picks = torch.multinomial(weights, 6000, replacement=True, generator=torch.Generator().manual_seed(0))
+    drawn = np.bincount([s.samples[i].label for i in picks], minlength=8)
     present = drawn[[0, 1, 7]]
     assert present.min() > 1700 and drawn.sum() == 6000  # three classes, about 2000 each despite 1:3:1
 

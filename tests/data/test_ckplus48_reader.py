@@ -70,3 +70,23 @@ def test_the_real_folder_counts_and_folds_by_subject(shared_data: Path):
             assert seen.setdefault(sample.subject, number) == number  # a subject lies in one test fold only
         assert not {s.subject for s in train} & {s.subject for s in test}
     assert len(seen) == 118
+
+
+def test_a_fixed_split_by_subject_on_request(tiny_ckplus48):
+    samples = load_dataset("ckplus48", tiny_ckplus48, val_subjects=0.3, test_subjects=0.3)
+    split_of = {s.subject: s.tags["split"] for s in samples}
+    assert sorted(split_of.values()) == ["test", "train", "val"]  # three subjects, one per part
+    assert all(s.tags["split"] == split_of[s.subject] for s in samples)  # every frame of a subject together
+    again = load_dataset("ckplus48", tiny_ckplus48, val_subjects=0.3, test_subjects=0.3)
+    assert [s.tags for s in again] == [s.tags for s in samples]
+    with pytest.raises(ValueError, match="must be >= 0 and sum below 1"):
+        load_dataset("ckplus48", tiny_ckplus48, val_subjects=0.5, test_subjects=0.5)
+
+
+def test_the_real_folders_held_out_subjects(shared_data: Path):
+    samples = load_dataset("ckplus48", shared_data / "ckplus48", val_subjects=0.1, test_subjects=0.2)
+    parts = {name: [s for s in samples if s.tags["split"] == name] for name in ("train", "val", "test")}
+    assert {name: len(part) for name, part in parts.items()} == {"train": 675, "val": 105, "test": 201}
+    subjects = {name: {s.subject for s in part} for name, part in parts.items()}
+    assert not subjects["train"] & subjects["test"] and not subjects["val"] & (subjects["train"] | subjects["test"])
+    assert len(subjects["test"]) == 21 and set(parts["test"][0].tags) == {"sequence", "split"}

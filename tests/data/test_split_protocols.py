@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from pcnn_fer.data.protocols import holdout, official_split, random_kfold, subject_kfold
+from pcnn_fer.data.protocols import holdout, official_split, random_kfold, subject_kfold, subject_split
 from pcnn_fer.data.sample import Sample, SampleSet
 
 
@@ -56,3 +56,14 @@ def test_subject_protocols_need_subject_ids():
     s = SampleSet("x", ("a",), [Sample("/a.jpg", 0, "a")])
     with pytest.raises(ValueError, match="no subject id"):
         subject_kfold(s, k=1)
+
+
+def test_subject_split_tags_whole_subjects_in_about_the_asked_shares():
+    s = subject_split(synthetic(n_subjects=20), val=0.1, test=0.2, seed=0)
+    split_of: dict[str, set] = {}
+    for sample in s:
+        split_of.setdefault(sample.subject, set()).add(sample.tags["split"])
+    assert all(len(parts) == 1 for parts in split_of.values())
+    counts = {name: sum(x.tags["split"] == name for x in s) for name in ("train", "val", "test")}
+    assert counts == {"train": 70, "val": 10, "test": 20}
+    assert subject_split(synthetic(), val=0.0, test=0.0).samples[0].tags["split"] == "train"

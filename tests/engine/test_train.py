@@ -4,6 +4,7 @@ import logging
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from shapes import make_shapes, write_shapes_tree
 
 from pcnn_fer.engine import fold_trainer, model_setup
@@ -261,3 +262,30 @@ def test_a_model_trained_on_a_dataset_of_known_framing_records_it(tmp_path, monk
     monkeypatch.setitem(fold_trainer.DATASET_FRAMINGS, samples.name, FER2013_FRAMING)
     run = train(tiny_config(tmp_path), samples=samples)
     assert load_model(run).metadata.framing.to_dict() == FER2013_FRAMING.to_dict()
+
+
+def test_a_second_dataset_mixed_in_joins_each_part_and_is_drawn_at_its_share(tmp_path, monkeypatch):
+    web = tmp_path / "web"
+    for index, name in enumerate(("neutral", "anger", "contempt", "disgust", "fear", "happiness", "sadness",
+                                  "surprise")):
+        for split, count in (("train", 2), ("test", 1)):
+            for i in range(count):
+                folder = web / split / name
+                folder.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(np.full((32, 32), 20 * index + i, np.uint8)).save(folder / f"{i}.png")
+    lab = tmp_path / "CK+48"
+    for folder, subject in (("happy", "S010"), ("anger", "S011"), ("fear", "S012")):
+        (lab / folder).mkdir(parents=True)
+        for frame in range(3):
+            Image.fromarray(np.full((32, 32), 60 * frame, np.uint8)).save(lab / folder / f"{subject}_001_{frame}.png")
+    drawn = []
+    original = fold_trainer.draw_weights
+    monkeypatch.setattr(fold_trainer, "draw_weights", lambda *a, **k: drawn.append(original(*a, **k)) or drawn[-1])
+    source = {"dataset": "ckplus48", "root": str(lab), "share": 0.5,
+              "options": {"val_subjects": 0.3, "test_subjects": 0.3}}
+    run = train(folder_config(tmp_path, web, **{"data.mix": [source]}))
+    result = json.loads((run / "result.json").read_text())
+    assert result["train_samples"] == 16 + 3 and result["test_samples"] == 8 + 3  # one lab subject per part
+    assert drawn[0][16:].sum() == pytest.approx(0.5)  # 3 lab faces drawn as often as 16 web faces
+    with pytest.raises(ValueError, match="ckplus48 has no train/val/test split"):
+        train(folder_config(tmp_path, web, **{"data.mix": [{**source, "options": {}}], "misc.name": "again"}))

@@ -69,6 +69,25 @@ def test_each_shipped_model_keeps_its_model_card_figures_on_ferplus_test(member,
     assert abs(measured["mean_class_accuracy"] - card["mean_class_accuracy"]) <= 0.005
 
 
+MIXED = [member for member in Pretrained if member.metadata.training_data.get("sources")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("member", MIXED, ids=lambda member: member.value.name)
+def test_each_model_trained_on_several_sources_keeps_its_figures_on_their_held_out_subjects(member, shared_data):
+    """Every other source's held-out test part, as the card reads it (its reader options), within 0.5 point."""
+    for source in member.metadata.recipe["data"]["mix"]:
+        card = member.metadata.metrics[f"{source['dataset']}_test"]
+        samples = load_dataset(source["dataset"], shared_data / source["dataset"], **source["options"])
+        held_out = samples.where(split="test")
+        assert len(held_out) == card["count"]
+        trained_on = {s.subject for s in samples.where(split="train")}
+        assert not trained_on & {s.subject for s in held_out}
+        measured = evaluate(member.load(), held_out, EvalOptions(batch_size=256, show_progress=False))[MAIN]
+        assert abs(measured["accuracy"] - card["accuracy"]) <= 0.005
+        assert abs(measured["mean_class_accuracy"] - card["mean_class_accuracy"]) <= 0.005
+
+
 def test_members_offer_their_entrys_attributes_as_torchvisions_weights_do():
     model = Pretrained.DEFAULT.load()
     assert model.config.class_names == ENTRY.config.class_names

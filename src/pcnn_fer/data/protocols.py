@@ -6,6 +6,7 @@ All cuts are deterministic for a given seed and keep the samples' original order
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 
 import numpy as np
 
@@ -98,6 +99,22 @@ def holdout(s: SampleSet, fraction: float = 0.1, seed: int = 0, stratified: bool
         raise ValueError(f"{s.name}: a {fraction:.0%} hold-out of {len(s)} sample(s) leaves one side empty")
     train, val = _cut(s, held.tolist())
     return train, val
+
+
+def subject_split(s: SampleSet, val: float = 0.0, test: float = 0.0, seed: int = 0) -> SampleSet:
+    """`s` with tags["split"] set by subject: about `test` of the samples in "test", `val` in "val", the rest
+    "train", no subject in two parts; a dataset without an official split gets a fixed one (held-out subjects
+    that a model mixed from several sources never trains on)."""
+    if val < 0 or test < 0 or val + test >= 1.0:
+        raise ValueError(f"{s.name}: subject shares val {val} and test {test} must be >= 0 and sum below 1")
+    split_of: dict[str, str] = {}
+    rest = s
+    for name, share in (("test", test), ("val", val / (1.0 - test))):
+        if share > 0:
+            rest, held = holdout(rest, share, seed, by_subject=True)
+            split_of.update({sample.key: name for sample in held})
+    return s.subset([replace(sample, tags={**sample.tags, "split": split_of.get(sample.key, "train")})
+                     for sample in s])
 
 
 def _cut(s: SampleSet, in_second: list[bool]) -> tuple[SampleSet, SampleSet]:

@@ -1,4 +1,4 @@
-"""A SampleSet as a torch Dataset, and a sampler that evens out class frequencies."""
+"""A SampleSet as a torch Dataset."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, WeightedRandomSampler
+from torch.utils.data import Dataset
 
 from pcnn_fer.data.cache import DecodedCache
 from pcnn_fer.data.images import load_image
@@ -43,18 +43,3 @@ class FERDataset(Dataset):
         else:
             target = torch.tensor(label, dtype=torch.float32)
         return self.transform(self.pixels(index)), target
-
-
-def class_balanced_sampler(samples: SampleSet, num_samples: int | None = None,
-                           generator: torch.Generator | None = None) -> WeightedRandomSampler:
-    """Draws samples with probability inversely proportional to their class frequency (AffectNet's imbalance).
-
-    Soft-labelled samples count toward their most probable class.
-    """
-    labels = np.array([s.hard_label for s in samples], dtype=np.int64)
-    if labels.size == 0:
-        raise ValueError(f"{samples.name}: cannot balance an empty sample set")
-    counts = np.bincount(labels, minlength=len(samples.class_names))
-    weights = 1.0 / counts[labels]
-    return WeightedRandomSampler(torch.from_numpy(weights), num_samples or len(labels), replacement=True,
-                                 generator=generator)

@@ -47,6 +47,15 @@ def _knob(default, help: str = "", length: int | None = None, minimum: float | N
                  min_length=length, max_length=length)
 
 
+class MixedSource(Checked):
+    """Another dataset trained with the main one: its split joins the main dataset's train / val / test parts."""
+
+    dataset: Literal[DATASET_NAMES] = _knob(DATASET_NAMES[0], "dataset reader")
+    root: str = _knob("", "dataset directory, as its publisher ships it")
+    options: dict[str, Any] = _knob({}, "reader options, e.g. {val_subjects: 0.1, test_subjects: 0.2} for ckplus48")
+    share: Unit = _knob(0.0, "its share of every epoch's draws (0: its share by count)")
+
+
 class DataConfig(Checked):
     """Which dataset, how it is split into folds, and how batches are read."""
 
@@ -64,7 +73,8 @@ class DataConfig(Checked):
     eval_batch_size: int = _knob(0, "batch size for evaluation (0: the training batch size)", minimum=0)
     workers: int = _knob(4, "data-loading worker processes per training process", minimum=0)
     cache: str = _knob("", "directory of a decoded-image cache at the input size (empty: decode every epoch)")
-    balanced: bool = _knob(False, "class-balanced sampling")
+    balanced: bool = _knob(False, "class-balanced sampling (inside each source when sources are mixed)")
+    mix: list[MixedSource] = _knob([], "other datasets trained with this one, relabelled into its classes")
     skip_bad: bool = _knob(False, "skip unreadable or malformed samples (and report how many)")
 
 

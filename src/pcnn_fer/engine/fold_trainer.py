@@ -19,10 +19,11 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from pcnn_fer.data.batch_augment import BatchAugment
 from pcnn_fer.data.cache import DecodedCache
+from pcnn_fer.data.mixing import draw_weights
 from pcnn_fer.data.names import BATCHED_AUGMENTATIONS
 from pcnn_fer.data.preprocessing import Preprocessing
 from pcnn_fer.data.sample import SampleSet
-from pcnn_fer.data.torch_dataset import FERDataset, class_balanced_sampler
+from pcnn_fer.data.torch_dataset import FERDataset
 from pcnn_fer.data.transforms import train_transform
 from pcnn_fer.engine.checkpoint import (
     CURVES_FILE,
@@ -94,7 +95,7 @@ class FoldTrainer:
                                               else None)
         self.network = torch.compile(network) if misc.compile else network
         self.optimizer = build_optimizer(config.optim, self.model)
-        weights = class_balanced_sampler(fold.train).weights if data.balanced else None
+        weights = draw_weights(fold.train, {source.dataset: source.share for source in data.mix}, data.balanced)
         self.sampler = ShardedSampler(len(fold.train), context, seed=misc.seed, weights=weights)
         micro_steps = math.ceil(len(self.sampler) / self.micro_batch)
         self.steps_per_epoch = math.ceil(micro_steps / config.optim.accumulate)

@@ -15,6 +15,7 @@ import torch
 
 from pcnn_fer.data.cache import DecodedCache
 from pcnn_fer.data.datasets import load_dataset
+from pcnn_fer.data.mixing import mix_sources
 from pcnn_fer.data.sample import SampleSet
 from pcnn_fer.engine.checkpoint import RECIPE_FILE, RESULT_FILE, SKIPPED_FILE, SUMMARY_FILE, RunDir
 from pcnn_fer.engine.config import TrainConfig
@@ -29,6 +30,17 @@ from pcnn_fer.engine.preflight import decoded_cache, readable_samples
 from pcnn_fer.engine.reporting import format_table, write_cv_report
 
 log = logging.getLogger(__name__)
+
+
+def read_samples(config: TrainConfig) -> SampleSet:
+    """The recipe's dataset, with the datasets of data.mix relabelled into its classes."""
+    data = config.data
+    extras = []
+    for source in data.mix:
+        if not source.root:
+            raise ValueError(f"data.mix: no directory for {source.dataset} (set its root)")
+        extras.append(load_dataset(source.dataset, source.root, skip_bad=data.skip_bad, **source.options))
+    return mix_sources(load_dataset(data.dataset, data.root, skip_bad=data.skip_bad, **data.options), extras)
 
 
 def train(config: TrainConfig, samples: SampleSet | None = None, resume: str | Path | None = None) -> Path:
@@ -48,8 +60,7 @@ def train(config: TrainConfig, samples: SampleSet | None = None, resume: str | P
             if not config.data.root:
                 raise ValueError(f"no dataset directory: pass --data-root DIR (the {config.data.dataset} files as "
                                  f"their publisher ships them) or set data.root in the recipe")
-            samples = load_dataset(config.data.dataset, config.data.root, skip_bad=config.data.skip_bad,
-                                   **config.data.options)
+            samples = read_samples(config)
         check_classes(config, samples)
         cache = decoded_cache(config, samples, context)
         samples = readable_samples(samples, config.data.skip_bad, context, cache=cache, workers=config.data.workers,

@@ -93,6 +93,7 @@ class Pretrained(Enum):
     """The shipped models; DEFAULT is what `pcnn-fer predict` and `Recognizer.from_pretrained()` use."""
 
     PCNN_MBV2_FERPLUS = PretrainedEntry("pcnn_mbv2_ferplus", "pcnn_mbv2_ferplus")
+    PCNN_MBV2_FERPLUS_CKPLUS48 = PretrainedEntry("pcnn_mbv2_ferplus_ckplus48", "pcnn_mbv2_ferplus_ckplus48")
     DEFAULT = PCNN_MBV2_FERPLUS
 
     def __getattr__(self, attribute: str):

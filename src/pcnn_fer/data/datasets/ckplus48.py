@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pcnn_fer.data.bad_input import BadInputPolicy
 from pcnn_fer.data.labels import CKPLUS_CLASSES, canonical_name
+from pcnn_fer.data.protocols import subject_split
 from pcnn_fer.data.sample import Sample, SampleSet
 
 FRAME_NAME = re.compile(r"^(S\d+)_(\d+)_(\d+)\.png$", re.IGNORECASE)
@@ -23,9 +24,12 @@ FOLDER = "CK+48"
 CLASS_FOLDERS = ("anger", "contempt", "disgust", "fear", "happy", "sadness", "surprise")  # as published
 
 
-def read(root: Path, *, skip_bad: bool = False, contempt: bool = True) -> SampleSet:
+def read(root: Path, *, skip_bad: bool = False, contempt: bool = True, val_subjects: float = 0.0,
+         test_subjects: float = 0.0) -> SampleSet:
     """CK+48's faces labelled by their folder, with subject and sequence from their names; contempt=False drops
-    contempt (the 6-class setting)."""
+    contempt (the 6-class setting). val_subjects / test_subjects > 0 give every face a fixed split by subject
+    (those shares of the faces, whole subjects, seed 0): the held-out subjects of a model trained on several
+    sources, scored later with `--split test` and the same options."""
     root = _find_root(root)
     classes = tuple(c for c in CKPLUS_CLASSES if c != "neutral" and (contempt or c != "contempt"))
     index = {name: i for i, name in enumerate(classes)}
@@ -48,7 +52,11 @@ def read(root: Path, *, skip_bad: bool = False, contempt: bool = True) -> Sample
                                   {"sequence": f"{subject}_{sequence}"}))
     if not samples and not policy.skipped:
         raise FileNotFoundError(f"{root}: no CK+48 faces (expected <class>/S<subject>_<sequence>_<frame>.png)")
-    return SampleSet("ckplus48", classes, samples, policy.report())
+    found = SampleSet("ckplus48", classes, samples)
+    if val_subjects or test_subjects:
+        found = subject_split(found, val_subjects, test_subjects)
+    found.skipped = policy.report()
+    return found
 
 
 def _find_root(root: Path) -> Path:
