@@ -95,6 +95,26 @@ def test_eyes_only_alignment_uses_the_eye_line():
     np.testing.assert_allclose(centroid_near(crop, target[0]), target[0], atol=0.75)
 
 
+def test_a_mouth_centre_stands_in_for_unknown_corners_and_is_ignored_beside_them():
+    landmarks = face_in_source(angle=8.0, scale=1.2)
+    centre = landmarks[3:].mean(axis=0)
+    no_corners = landmarks.copy()
+    no_corners[3:] = np.nan
+    no_corners[2] += (6.0, 0.0)  # a nose tip off the template's line, so that the mouth has something to pull against
+    image = np.zeros((300, 300, 3), np.uint8)
+    _, without = align(image, no_corners, size=112)
+    _, with_centre = align(image, no_corners, size=112, mouth=centre)
+    target_centre = DEFAULT_TEMPLATE.pixels(112)[3:].mean(axis=0)
+    miss_without = np.linalg.norm(transform_points(without, centre[None])[0] - target_centre)
+    miss_with = np.linalg.norm(transform_points(with_centre, centre[None])[0] - target_centre)
+    assert miss_with < miss_without / 2
+    _, corners = align(image, landmarks, size=112)
+    np.testing.assert_array_equal(align(image, landmarks, size=112, mouth=centre + 20.0)[1], corners)
+    detection = Detection((0, 0, 300, 300), 0.9, no_corners, mouth=centre)
+    np.testing.assert_allclose(align_detection(image, detection, size=112)[1], with_centre, atol=1e-3)  # float32
+    assert detection.scaled(2.0).mouth == pytest.approx(tuple(centre * 2.0))
+
+
 def test_align_needs_both_eyes():
     landmarks = face_in_source()
     landmarks[1] = np.nan

@@ -15,7 +15,9 @@ from pcnn_fer.faces.blazeface import (
     MODELS,
     BlazeFace,
     decode,
+    eye_frame,
     five_points,
+    in_five_point_convention,
     letterbox,
     ssd_anchor_centres,
     weighted_nms,
@@ -92,7 +94,8 @@ def test_letterbox_centres_the_image_and_maps_edges_to_edges() -> None:
     assert (tensor[0, :32] == -1).all() and (tensor[0, 96:] == -1).all() and (tensor[0, 32:96] == 1).all()
 
 
-def test_five_points_keep_eyes_and_nose_and_leave_the_mouth_unknown() -> None:
+def test_five_points_keep_eyes_and_nose_and_leave_the_mouth_unknown(monkeypatch) -> None:
+    monkeypatch.setattr(blazeface, "TO_FIVE_POINT_CONVENTION", {})  # the keypoints as BlazeFace puts them
     keypoints = np.arange(12, dtype=np.float64).reshape(6, 2)
     points = five_points(keypoints)
     rows = {name: points[LANDMARK_NAMES.index(name)] for name in LANDMARK_NAMES}
@@ -100,6 +103,25 @@ def test_five_points_keep_eyes_and_nose_and_leave_the_mouth_unknown() -> None:
     np.testing.assert_array_equal(rows["right_eye"], keypoints[KEYPOINTS.index("left_eye")])
     np.testing.assert_array_equal(rows["nose"], keypoints[KEYPOINTS.index("nose_tip")])
     assert np.isnan(rows["mouth_left"]).all() and np.isnan(rows["mouth_right"]).all()
+
+
+def _face_keypoints(angle_deg: float) -> np.ndarray:
+    """An upright face (eyes 40 px apart) turned by `angle_deg` about its image-left eye."""
+    upright = np.array([[100, 100], [140, 100], [120, 125], [120, 150], [80, 110], [160, 110]], dtype=np.float64)
+    angle = np.deg2rad(angle_deg)
+    turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    return (upright - upright[0]) @ turn.T + upright[0]
+
+
+def test_keypoints_move_to_the_five_point_convention_in_the_faces_own_frame(monkeypatch) -> None:
+    monkeypatch.setattr(blazeface, "TO_FIVE_POINT_CONVENTION", {"right_eye": (0.0, -0.25), "mouth_centre": (0.5, 0.0)})
+    points = in_five_point_convention(_face_keypoints(0.0))
+    np.testing.assert_allclose(points, [[100, 90], [140, 100], [120, 125], [140, 150]])  # 0.25 and 0.5 eye distances
+    turned = in_five_point_convention(_face_keypoints(90.0))  # the offsets turn with the face
+    np.testing.assert_allclose(turned, (points - [100, 100]) @ np.array([[0, 1], [-1, 0]]) + [100, 100], atol=1e-9)
+    origin, axes = eye_frame(_face_keypoints(0.0))
+    np.testing.assert_allclose(origin, [100, 100])
+    np.testing.assert_allclose(axes, [[40, 0], [0, 40]])
 
 
 class FakeInterpreter:
@@ -134,6 +156,7 @@ def test_detections_are_mapped_back_to_image_pixels(monkeypatch) -> None:
     logits[index] = 3.0
     fake = FakeInterpreter(regressors, logits)
     monkeypatch.setattr(blazeface, "load_interpreter", lambda path, threads: fake)
+    monkeypatch.setattr(blazeface, "TO_FIVE_POINT_CONVENTION", {})  # the mapping alone
     detector = BlazeFace(Path("fake.tflite"), "short")
     image = np.zeros((200, 400, 3), dtype=np.uint8)  # letterboxed at scale 0.32, 32 px of black above
     (face,) = detector.detect(image)

@@ -15,7 +15,7 @@ from pcnn_fer.models.storage import load_model
 
 
 class GatedRecognizer(Recognizer):
-    """A Recognizer whose predict_batch can be held shut (to fill the queue) and records each call's size."""
+    """A Recognizer whose model calls can be held shut (to fill the queue) and record how many faces each ran."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -23,10 +23,10 @@ class GatedRecognizer(Recognizer):
         self.gate = threading.Event()
         self.gate.set()
 
-    def predict_batch(self, images, **options):
+    def classify(self, faces, **options):
         self.gate.wait()
-        self.batches.append(len(images))
-        return super().predict_batch(images, **options)
+        self.batches.append(len(faces))
+        return super().classify(faces, **options)
 
 
 @pytest.fixture(scope="module")

@@ -41,7 +41,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-video-mb", type=float, default=DEFAULTS.max_video_bytes / MEGABYTE,
                         help="video upload cap (default: %(default)g)")
     parser.add_argument("--queue-size", type=int, default=DEFAULTS.queue_size,
-                        help="images waiting for the model before requests get 503 (default: %(default)s)")
+                        help="images inside (having faces found or waiting for the model) before requests get 503 "
+                             "(default: %(default)s)")
+    parser.add_argument("--detect-threads", type=int, default=DEFAULTS.detect_threads,
+                        help="threads finding faces at once, each with its own detector (default: one per CPU core)")
     parser.add_argument("--batch-window-ms", type=float, default=DEFAULTS.batch_window_ms,
                         help="how long a batch waits for more images (default: %(default)g)")
     parser.add_argument("--max-batch", type=int, default=DEFAULTS.max_batch,
@@ -77,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
                              threads=args.threads,
                              max_upload_bytes=int(args.max_upload_mb * MEGABYTE),
                              max_video_bytes=int(args.max_video_mb * MEGABYTE), queue_size=args.queue_size,
+                             detect_threads=args.detect_threads,
                              batch_window_ms=args.batch_window_ms, max_batch=args.max_batch, timeout_s=args.timeout,
                              token=token, cors_origins=tuple(args.cors_origin))
     if args.workers == 1:

@@ -17,6 +17,7 @@ import numpy as np
 from pcnn_fer.faces.detect import LANDMARK_NAMES, Detection
 
 EYES = (LANDMARK_NAMES.index("left_eye"), LANDMARK_NAMES.index("right_eye"))
+MOUTH_CORNERS = (LANDMARK_NAMES.index("mouth_left"), LANDMARK_NAMES.index("mouth_right"))
 
 
 @dataclass(frozen=True)
@@ -121,11 +122,13 @@ def warp(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
 
 
 def align(image: np.ndarray, landmarks5: np.ndarray, template: AlignTemplate = DEFAULT_TEMPLATE,
-          size: int = 224) -> tuple[np.ndarray, np.ndarray]:
+          size: int = 224, mouth: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Warp the face onto the template: returns the (size, size) crop and the source -> crop 2x3 matrix.
 
     Uses every known landmark (rows that are not NaN). Both eyes must be known; with the eyes alone the
-    transform is the eye-line rotation and the eye-distance scale.
+    transform is the eye-line rotation and the eye-distance scale. `mouth`, the mouth's centre, stands in for
+    unknown mouth corners: it is fitted to the middle of the template's corners with both corners' weight, so that
+    a face is cut at the same height whether its detector gives the corners or the centre.
     """
     points = np.asarray(landmarks5, dtype=np.float64)
     if points.shape != (len(LANDMARK_NAMES), 2):
@@ -133,8 +136,13 @@ def align(image: np.ndarray, landmarks5: np.ndarray, template: AlignTemplate = D
     known = np.isfinite(points).all(axis=1)
     if not known[list(EYES)].all():
         raise ValueError("alignment needs both eye centres; use align_box for a face with a box only")
-    weights = np.asarray(template.weights)[known]
-    matrix = similarity_transform(points[known], template.pixels(size)[known], weights)
+    targets = template.pixels(size)
+    source, target, weights = points[known], targets[known], np.asarray(template.weights)[known]
+    if mouth is not None and not known[list(MOUTH_CORNERS)].any():
+        source = np.vstack([source, np.asarray(mouth, dtype=np.float64)])
+        target = np.vstack([target, targets[list(MOUTH_CORNERS)].mean(axis=0)])
+        weights = np.append(weights, np.asarray(template.weights)[list(MOUTH_CORNERS)].sum())
+    matrix = similarity_transform(source, target, weights)
     return warp(image, matrix, size), matrix
 
 
@@ -163,5 +171,5 @@ def align_detection(image: np.ndarray, detection: Detection, template: AlignTemp
                     size: int = 224, box_margin: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
     """Landmark alignment when the eyes are known, else the box crop."""
     if detection.known_points[list(EYES)].all():
-        return align(image, detection.landmarks, template, size)
+        return align(image, detection.landmarks, template, size, detection.mouth)
     return align_box(image, detection.box, size, box_margin)

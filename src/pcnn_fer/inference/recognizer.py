@@ -49,10 +49,10 @@ class _Call:
 
 
 @dataclass
-class _Face:
-    """One face on its way through the pipeline; `slot` is its image's position in the batch."""
+class CutFace:
+    """One face cut out for the model: the input it comes from, its index there, its detection, the crop in the
+    model's input size and the source -> crop matrix."""
 
-    slot: int
     input: str
     index: int
     detection: Detection
@@ -74,7 +74,9 @@ class Recognizer:
     `threads` sets onnxruntime's session threads; torch's thread count is the process's own, set once by whoever
     owns the process (`torch.set_num_threads`; the commands do it from --threads). Calls from several threads
     take turns: one call at a time uses the detector and the model, and each call adds its own seconds per stage
-    to the `timings` Counter it is given, never to shared state.
+    to the `timings` Counter it is given, never to shared state. Finding faces and running the model are two
+    steps (`cut_faces`, `classify`) that threads may take at the same time; a thread that detects with its own
+    detector (`spare_detector`) waits for no other.
 
     Faces are cut as the model's metadata says (`framing`: landmark template, grey or colour, working
     resolution), and probabilities are softmax(logits / T) with the calibration temperature T of its metadata;
@@ -108,9 +110,11 @@ class Recognizer:
         else:
             # BatchNorm folded and channels-last: the same outputs up to float rounding, much faster on CPUs.
             self._forward = optimize_for_inference(self.model)
+        self._detector_name = detector if isinstance(detector, str) else None
         self.detector = self._make_detector(detector)
         self._check_min_score(min_score)
-        self._turn = threading.Lock()
+        self._detecting = threading.Lock()  # the recognizer's own detector serves one thread at a time
+        self._turn = threading.Lock()  # and so does the model
         metadata = model.metadata
         self.framing = framing or _framing_of(metadata)
         self.temperature = float(temperature if temperature is not None else metadata.temperature)
@@ -250,35 +254,68 @@ class Recognizer:
             if timings is not None:
                 timings["decode"] += time.perf_counter() - start
 
+    def cut_faces(self, image: np.ndarray, name: str, *, detector: Detector | None = None,
+                  min_score: float | None = None, timings: Counter[str] | None = None) -> list[CutFace] | FaceResult:
+        """The faces of one decoded RGB image, found and cut for the model, surest first; or, when detection fails,
+        the error record `predict_batch` gives such an image. `detector` (e.g. one from `spare_detector`, owned by
+        the calling thread) replaces the recognizer's own, which serves one thread at a time."""
+        call = self._call(detector, False, None, min_score, timings)
+        (found,) = self._find([name], [image], call)
+        return found
+
+    def classify(self, faces: Sequence[CutFace], *, explain: bool = False, flip_tta: bool | None = None,
+                 timings: Counter[str] | None = None) -> list[FaceResult]:
+        """One record per cut face, in order, the model run on batches of up to `batch_size` faces (one call at a
+        time runs the model)."""
+        call = self._call(None, explain, flip_tta, None, timings)
+        with self._turn:
+            return self._classify_all(list(faces), call)
+
+    def spare_detector(self) -> Detector | None:
+        """A new instance of the recognizer's detector, for a thread that detects while others do; None when the
+        recognizer was given a detector object rather than a name (it cannot be copied)."""
+        return None if self._detector_name is None else self._make_detector(self._detector_name)
+
     def _recognize(self, names: list[str], images: list[np.ndarray], call: _Call) -> list[list[FaceResult]]:
         if not images:
             return []
-        with self._turn:  # one call at a time uses the detector and the model
-            return self._recognize_in_turn(names, images, call)
+        found = self._find(names, images, call)
+        faces = [face for item in found if not isinstance(item, FaceResult) for face in item]
+        with self._turn:
+            records = iter(self._classify_all(faces, call))
+        return [[item] if isinstance(item, FaceResult) else [next(records) for _ in item] for item in found]
 
-    def _recognize_in_turn(self, names: list[str], images: list[np.ndarray], call: _Call) -> list[list[FaceResult]]:
+    def _find(self, names: list[str], images: list[np.ndarray], call: _Call) -> list[list[CutFace] | FaceResult]:
+        """Detect (batched across the images) and cut each image's faces; an error record where detection failed."""
         timings = call.timings
         start = time.perf_counter()
-        detections = self._detect(call.detector, images)
+        if call.detector is self.detector:
+            with self._detecting:
+                detections = self._detect(call.detector, images)
+        else:
+            detections = self._detect(call.detector, images)
         timings["detect"] += time.perf_counter() - start
         start = time.perf_counter()
-        results: list[list[FaceResult]] = [[] for _ in images]
-        faces = []
-        for slot, (name, image, found) in enumerate(zip(names, images, detections)):
-            if isinstance(found, str):
-                results[slot] = [FaceResult.failure(name, f"{name}: face detection failed ({found})")]
+        found: list[list[CutFace] | FaceResult] = []
+        for name, image, detected in zip(names, images, detections):
+            if isinstance(detected, str):
+                found.append(FaceResult.failure(name, f"{name}: face detection failed ({detected})"))
                 continue
             if call.min_score is not None:  # dropped before the model, which never sees them
-                found = [detection for detection in found if detection.score >= call.min_score]
-            for index, detection in enumerate(found):
+                detected = [detection for detection in detected if detection.score >= call.min_score]
+            faces = []
+            for index, detection in enumerate(detected):
                 crop, matrix = self.framing.cut(image, detection, self.config.input_size, self.box_margin)
-                faces.append(_Face(slot, name, index, detection, crop, matrix))
+                faces.append(CutFace(name, index, detection, crop, matrix))
+            found.append(faces)
         timings["align"] += time.perf_counter() - start
+        return found
+
+    def _classify_all(self, faces: list[CutFace], call: _Call) -> list[FaceResult]:
+        records: list[FaceResult] = []
         for first in range(0, len(faces), self.batch_size):
-            chunk = faces[first:first + self.batch_size]
-            for face, record in zip(chunk, self._classify(chunk, call)):
-                results[face.slot].append(record)
-        return results
+            records += self._classify(faces[first:first + self.batch_size], call)
+        return records
 
     @staticmethod
     def _detect(detector: Detector, images: list[np.ndarray]) -> list[list[Detection] | str]:
@@ -296,7 +333,7 @@ class Recognizer:
                 found.append(str(error))
         return found
 
-    def _classify(self, faces: list[_Face], call: _Call) -> list[FaceResult]:
+    def _classify(self, faces: list[CutFace], call: _Call) -> list[FaceResult]:
         start = time.perf_counter()
         batch = self.to_tensor([face.crop for face in faces])
         probabilities, organ_probabilities = self._probabilities(batch, call.flip)

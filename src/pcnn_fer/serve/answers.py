@@ -45,7 +45,8 @@ def image_answer(upload: Upload, image: np.ndarray, answer: BatchAnswer, options
     height, width = image.shape[:2]
     result = {"input": upload.name, "width": width, "height": height,
               "faces": [face.to_dict() for face in faces],
-              "timings_ms": {"decode": _ms(decode_s), "queue": _ms(answer.queued_s), "model": _ms(answer.model_s)},
+              "timings_ms": {"decode": _ms(decode_s), "detect": _ms(answer.detect_s), "queue": _ms(answer.queued_s),
+                             "model": _ms(answer.model_s)},
               "batch_size": answer.batch_size}
     if options.explain:
         result["heatmap_png"] = _png_base64(heat_layer(image.shape, faces))

@@ -39,7 +39,7 @@ class ServerContext:
         folder = Path(tempfile.mkdtemp(prefix="pcnn-fer-serve-"))
         jobs = VideoJobs(recognizer, folder, queue_size=settings.video_queue_size, kept=settings.kept_jobs)
         batcher = Batcher(recognizer, queue_size=settings.queue_size, window_s=settings.batch_window_ms / 1000,
-                          max_batch=settings.max_batch)
+                          max_batch=settings.max_batch, detect_threads=settings.detect_threads)
         metrics = ServerMetrics(lambda: batcher.depth, lambda: jobs.waiting)
         return cls(recognizer, settings, batcher, jobs, metrics, folder)
 

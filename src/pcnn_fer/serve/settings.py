@@ -30,7 +30,8 @@ class ServeSettings(Checked):
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1)  # photos, per request
     max_video_bytes: int = Field(200 * 1024 * 1024, ge=1)
     max_pixels: int = Field(DEFAULT_MAX_PIXELS, ge=1)  # the decoder's cap, per image
-    queue_size: int = Field(64, ge=1)  # images waiting for the model; 503 beyond
+    queue_size: int = Field(64, ge=1)  # images inside (faces being found or waiting for the model); 503 beyond
+    detect_threads: int | None = Field(None, ge=1)  # threads finding faces at once; None: one per CPU core
     batch_window_ms: Float = Field(5.0, ge=0.0)  # how long the first image of a batch waits for others
     max_batch: int = Field(32, ge=1)
     timeout_s: Float = Field(30.0, gt=0.0)  # per request, from upload received to answer; 504 beyond
