@@ -307,6 +307,25 @@ def test_calls_from_two_threads_take_turns(model):
     assert len(overlaps) == 4 and max(overlaps) == 1
 
 
+def test_cut_faces_then_classify_give_what_predict_batch_gives(model):
+    recognizer = Recognizer(model, detector=GivenFacesScored([0.9, 0.4]))
+    crops = [face_pixels(seed) for seed in range(3)]
+    cut = [recognizer.cut_faces(crop, f"face{i}", min_score=0.5) for i, crop in enumerate(crops)]
+    assert [len(faces) for faces in cut] == [1, 1, 1] and cut[0][0].crop.shape[:2] == (model.config.input_size,) * 2
+    records = recognizer.classify([face for faces in cut for face in faces])
+    expected = recognizer.predict_batch(crops, names=["face0", "face1", "face2"], min_score=0.5)
+    assert [r.to_dict() for r in records] == [r.to_dict() for faces in expected for r in faces]
+
+
+def test_a_spare_detector_is_a_new_one_of_the_same_name_and_none_for_an_object(model):
+    named = Recognizer(model, detector="haar")
+    spare = named.spare_detector()
+    assert spare is not named.detector and type(spare) is type(named.detector)
+    assert Recognizer(model, detector=GivenFacesScored([0.9])).spare_detector() is None
+    named.detector = GivenFacesScored([0.9])  # a detector swapped in is the caller's object too
+    assert named.spare_detector() is None
+
+
 class GivenFacesScored:
     """The whole image as one face per score, scored so."""
 

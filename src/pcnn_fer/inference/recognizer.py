@@ -73,10 +73,10 @@ class Recognizer:
     counts). `flip_tta` averages each face with its mirror image as evaluation does (`pcnn_fer.models.tta`).
     `threads` sets onnxruntime's session threads; torch's thread count is the process's own, set once by whoever
     owns the process (`torch.set_num_threads`; the commands do it from --threads). Calls from several threads
-    take turns: one call at a time uses the detector and the model, and each call adds its own seconds per stage
-    to the `timings` Counter it is given, never to shared state. Finding faces and running the model are two
-    steps (`cut_faces`, `classify`) that threads may take at the same time; a thread that detects with its own
-    detector (`spare_detector`) waits for no other.
+    take turns: one call at a time uses the recognizer's detector, one the model, and each call adds its own
+    seconds per stage to the `timings` Counter it is given, never to shared state. Finding faces and running the
+    model are two steps (`cut_faces`, `classify`) that threads may take at the same time; a thread that detects
+    with its own detector (`spare_detector`) waits for no other.
 
     Faces are cut as the model's metadata says (`framing`: landmark template, grey or colour, working
     resolution), and probabilities are softmax(logits / T) with the calibration temperature T of its metadata;
@@ -110,8 +110,8 @@ class Recognizer:
         else:
             # BatchNorm folded and channels-last: the same outputs up to float rounding, much faster on CPUs.
             self._forward = optimize_for_inference(self.model)
-        self._detector_name = detector if isinstance(detector, str) else None
         self.detector = self._make_detector(detector)
+        self._named = (detector, self.detector) if isinstance(detector, str) else None  # what spare_detector copies
         self._check_min_score(min_score)
         self._detecting = threading.Lock()  # the recognizer's own detector serves one thread at a time
         self._turn = threading.Lock()  # and so does the model
@@ -273,8 +273,10 @@ class Recognizer:
 
     def spare_detector(self) -> Detector | None:
         """A new instance of the recognizer's detector, for a thread that detects while others do; None when the
-        recognizer was given a detector object rather than a name (it cannot be copied)."""
-        return None if self._detector_name is None else self._make_detector(self._detector_name)
+        detector is an object given by the caller rather than one made from a name (it cannot be copied)."""
+        if self._named is None or self._named[1] is not self.detector:
+            return None
+        return self._make_detector(self._named[0])
 
     def _recognize(self, names: list[str], images: list[np.ndarray], call: _Call) -> list[list[FaceResult]]:
         if not images:
