@@ -12,12 +12,12 @@ lacks (pcnn-fer's contempt in a 7-class table) is ignored; the 7-class FERPlus t
 for every model. Speed is the network alone on prepared faces, at batch 1 and batched, models timed in turns so
 that load from other processes affects them alike.
 
-End to end, each model runs its own pipeline on the photo, as its package does: pcnn-fer's Recognizer (MTCNN, the
-model's framing); fer's and facex's Haar cascades, settings and crops (peer_fer, peer_facex); face-api's net on
-MTCNN's boxes cut as face-api cuts a box (its own SSD detector is not ported, see peer_faceapi). A photo counts
-right when the face the pipeline is surest of (MTCNN: the best score; Haar: the largest box) gets the photo's
-label as its top class over all of the model's classes; a photo without a face counts wrong. Speed there is the
-whole pipeline on the decoded photo, pipelines timed in turns per photo.
+End to end, each model runs its own pipeline on the photo, as its package does: pcnn-fer's Recognizer (its
+default detector, the model's framing); fer's and facex's Haar cascades, settings and crops (peer_fer,
+peer_facex); face-api's net on MTCNN's boxes cut as face-api cuts a box (its own SSD detector is not ported, see
+peer_faceapi). A photo counts right when the face the pipeline is surest of (a detector's best score; Haar: the
+largest box) gets the photo's label as its top class over all of the model's classes; a photo without a face
+counts wrong. Speed there is the whole pipeline on the decoded photo, pipelines timed in turns per photo.
 
 The peers' files come from pinned packages (`pcnn_fer.weights.pinned`), their runtimes with
 `pip install "pcnn-fer[peers]"`; face-api's net runs as a torch port (`python benchmarks/peer_faceapi.py` checks
@@ -169,7 +169,8 @@ def peer_contenders(fer: dict[str, FerMiniXception], facex: FacexClassifier | No
 
 
 def pcnn_pipeline(recognizer: Recognizer, name: str) -> Pipeline:
-    """pcnn-fer as users run it: the Recognizer, its MTCNN and the model's framing; the face MTCNN is surest of."""
+    """pcnn-fer as users run it: the Recognizer, its detector and the model's framing; the face its detector is
+    surest of."""
     def run(rgb: np.ndarray) -> np.ndarray | None:
         faces = [face for face in recognizer.predict(rgb) if face.is_face]
         if not faces:
@@ -178,7 +179,7 @@ def pcnn_pipeline(recognizer: Recognizer, name: str) -> Pipeline:
         return np.array([surest.probabilities[label] for label in recognizer.class_names])
 
     classes = tuple(canonical_name(label) for label in recognizer.class_names)
-    return Pipeline(f"pcnn-fer {name} (MTCNN, the model's framing)", classes, run)
+    return Pipeline(f"pcnn-fer {name} ({recognizer.detector.name} detector, the model's framing)", classes, run)
 
 
 def haar_pipeline(name: str, classes: tuple[str, ...], detect: Callable[[np.ndarray], list],
