@@ -21,9 +21,10 @@ from pcnn_fer import load_model
 from pcnn_fer.data.datasets import load_dataset
 from pcnn_fer.engine.evaluate import MAIN, EvalOptions, evaluate
 from pcnn_fer.inference.recognizer import Recognizer
+from pcnn_fer.models.pretrained import Pretrained
 
-HELD_OUT = {"val_subjects": 0.1, "test_subjects": 0.2}  # configs/ferplus_ckplus48_mbv2.yaml's CK+48 options
 MODELS = ("pcnn_mbv2_ferplus", "pcnn_mbv2_ferplus_ckplus48")
+MIXED = Pretrained.PCNN_MBV2_FERPLUS_CKPLUS48  # its recipe's CK+48 reader options set the held-out subjects
 
 
 def main() -> None:
@@ -34,7 +35,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     ferplus = load_dataset("ferplus", args.data / "ferplus", mode="majority", contempt=True).where(split="test")
-    ckplus48 = load_dataset("ckplus48", args.data / "ckplus48", **HELD_OUT).where(split="test")
+    held_out_options = next(source["options"] for source in MIXED.metadata.recipe["data"]["mix"]
+                            if source["dataset"] == "ckplus48")
+    ckplus48 = load_dataset("ckplus48", args.data / "ckplus48", **held_out_options).where(split="test")
     held_out = {s.subject for s in ckplus48}
     photos = labelled_photos()
     ck_sample = [(path, label) for path, label in photos["CK+ sample"] if Path(path).name.split("_")[0] in held_out]

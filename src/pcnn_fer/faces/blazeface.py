@@ -199,7 +199,12 @@ def five_points(keypoints: np.ndarray) -> np.ndarray:
     haar detector's nose and mouth do; the centre travels in `Detection.mouth`, which alignment fits in their
     place.
     """
-    right_eye, left_eye, nose, _ = in_five_point_convention(keypoints)
+    return _landmarks(in_five_point_convention(keypoints))
+
+
+def _landmarks(moved: np.ndarray) -> np.ndarray:
+    """The (5, 2) landmark array of in_five_point_convention's eyes and nose."""
+    right_eye, left_eye, nose, _ = moved
     points = np.full((len(LANDMARK_NAMES), 2), np.nan, dtype=np.float32)
     points[LANDMARK_NAMES.index("left_eye")] = right_eye
     points[LANDMARK_NAMES.index("right_eye")] = left_eye
@@ -294,8 +299,8 @@ class BlazeFace:
         for box, keypoints, score in zip(*self.locate(image)):
             x0, y0, x1, y1 = max(box[0], 0.0), max(box[1], 0.0), min(box[2], width), min(box[3], height)
             if x1 > x0 and y1 > y0:
-                found.append(Detection((x0, y0, x1, y1), score, five_points(keypoints),
-                                       in_five_point_convention(keypoints)[3]))
+                moved = in_five_point_convention(keypoints)
+                found.append(Detection((x0, y0, x1, y1), score, _landmarks(moved), moved[3]))
         return found
 
     def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:

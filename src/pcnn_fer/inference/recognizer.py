@@ -5,6 +5,7 @@ A face given by the caller (boxes, or an image that is already an aligned crop) 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import warnings
@@ -291,10 +292,8 @@ class Recognizer:
         """Detect (batched across the images) and cut each image's faces; an error record where detection failed."""
         timings = call.timings
         start = time.perf_counter()
-        if call.detector is self.detector:
-            with self._detecting:
-                detections = self._detect(call.detector, images)
-        else:
+        shared = self._detecting if call.detector is self.detector else contextlib.nullcontext()
+        with shared:
             detections = self._detect(call.detector, images)
         timings["detect"] += time.perf_counter() - start
         start = time.perf_counter()
