@@ -7,6 +7,8 @@ import pytest
 import torch
 from shapes import make_shapes
 
+from pcnn_fer.data.mixing import mix_sources, source_of
+from pcnn_fer.data.sample import SampleSet
 from pcnn_fer.engine import distillation
 from pcnn_fer.engine.config import DistillConfig
 from pcnn_fer.engine.distributed import DistContext
@@ -53,3 +55,20 @@ def test_a_teacher_of_other_classes_is_refused(tmp_path):
     with pytest.raises(ValueError, match="predicts a, b, c"):
         distillation.teacher_logits(DistillConfig(teacher=str(tmp_path / "t")), samples, EvalOptions(),
                                     DistContext(), tmp_path / "store.npz")
+
+
+def test_the_teacher_teaches_only_on_the_sources_named():
+    main = make_shapes(train_per_class=1, test_per_class=0, size=32)
+    extra = make_shapes(train_per_class=1, test_per_class=0, size=32)
+    extra = SampleSet("ckplus48", extra.class_names, extra.samples)
+    mixed = mix_sources(main, [extra])
+    logits = np.zeros((len(mixed), 3), dtype=np.float32)
+    blended = distillation.distilled(mixed, logits, weight=0.5, temperature=1.0, sources=["shapes"],
+                                     main=main.name)
+    for sample, original in zip(blended.samples, mixed.samples):
+        if source_of(original, main.name) == "ckplus48":
+            np.testing.assert_allclose(sample.label, np.eye(3)[original.label])  # its own label, as a distribution
+        else:
+            np.testing.assert_allclose(sample.label, 0.5 * np.eye(3)[original.label] + 0.5 / 3)
+    with pytest.raises(ValueError, match="names rafdb, which is not among the training faces' datasets"):
+        distillation.distilled(mixed, logits, weight=0.5, temperature=1.0, sources=["rafdb"], main=main.name)

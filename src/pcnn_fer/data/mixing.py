@@ -51,6 +51,11 @@ def mix_sources(main: SampleSet, extras: Sequence[SampleSet]) -> SampleSet:
     return SampleSet("+".join(names), main.class_names, samples, skipped)
 
 
+def source_of(sample: Sample, main: str) -> str:
+    """The dataset `sample` came from in a set mixed onto the dataset named `main`."""
+    return sample.tags.get(SOURCE_TAG, main)
+
+
 def draw_weights(train: SampleSet, shares: Mapping[str, float] | None = None,
                  balanced: bool = False) -> np.ndarray | None:
     """How likely each training sample is to be drawn (summing to 1), or None for a uniform draw.

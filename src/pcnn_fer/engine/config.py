@@ -151,6 +151,9 @@ class DistillConfig(Checked):
     weight: Float = _knob(0.5, "share of the teacher's distribution in each training target", minimum=0.0,
                           maximum=1.0)
     temperature: Float = _knob(2.0, "softens the teacher's logits before they become a distribution", above=0.0)
+    sources: list[Literal[DATASET_NAMES]] = _knob(
+        [], "datasets whose training faces the teacher teaches (empty: every face); e.g. [ferplus] keeps a FERPlus "
+        "teacher from teaching on mixed-in faces it never learnt")
 
 
 class DistributedConfig(Checked):

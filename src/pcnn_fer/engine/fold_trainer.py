@@ -113,7 +113,8 @@ class FoldTrainer:
         if config.distill.teacher:
             logits = teacher_logits(config.distill, train, self.eval_options, context,
                                     run.path / TEACHER_LOGITS_FILE)
-            train = distilled(train, logits, config.distill.weight, config.distill.temperature)
+            train = distilled(train, logits, config.distill.weight, config.distill.temperature,
+                              config.distill.sources, data.dataset)
         preprocessing = Preprocessing.of(self.model.config)
         self.train_data = FERDataset(
             train, train_transform(preprocessing, config.augment.train, config.augment.working_size), cache)
