@@ -23,7 +23,7 @@ from pcnn_fer.engine.evaluate import MAIN, EvalOptions, evaluate
 from pcnn_fer.inference.recognizer import Recognizer
 from pcnn_fer.models.pretrained import Pretrained
 
-MODELS = ("pcnn_mbv2_ferplus", "pcnn_mbv2_ferplus_ckplus48")
+MODELS = ("pcnn_mbv2_ferplus", "pcnn_mbv2_ferplus_ckplus48", "pcnn_mbv2_ferplus_ckplus48_gentle")
 MIXED = Pretrained.PCNN_MBV2_FERPLUS_CKPLUS48  # its recipe's CK+48 reader options set the held-out subjects
 
 

@@ -38,7 +38,7 @@ def test_the_same_classes_take_every_weight_and_another_backbone_is_refused():
 
 
 def test_shipped_names_and_run_directories_name_models(tmp_path):
-    assert model_directory_of("pcnn_mbv2_ferplus") == Pretrained.DEFAULT.path
+    assert model_directory_of("pcnn_mbv2_ferplus") == Pretrained.PCNN_MBV2_FERPLUS.path
     assert model_directory_of("imagenet") is None
     (tmp_path / "run" / "selected").mkdir(parents=True)
     (tmp_path / "run" / "selected" / "config.json").write_text("{}")
@@ -48,5 +48,5 @@ def test_shipped_names_and_run_directories_name_models(tmp_path):
 def test_a_run_can_start_from_the_shipped_ferplus_model():
     model = create_model("pcnn_mbv2", class_names=["anger", "contempt", "disgust"], input_size=64)
     PretrainedWeights("pcnn_mbv2_ferplus", DistContext()).apply(model)
-    shipped = Pretrained.DEFAULT.load()
+    shipped = Pretrained.PCNN_MBV2_FERPLUS.load()
     torch.testing.assert_close(model.global_trunk[0][0].weight, shipped.global_trunk[0][0].weight)

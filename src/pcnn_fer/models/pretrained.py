@@ -92,9 +92,11 @@ class PretrainedEntry:
 class Pretrained(Enum):
     """The shipped models; DEFAULT is what `pcnn-fer predict` and `Recognizer.from_pretrained()` use."""
 
+    PCNN_MBV2_FERPLUS_CKPLUS48_GENTLE = PretrainedEntry("pcnn_mbv2_ferplus_ckplus48_gentle",
+                                                        "pcnn_mbv2_ferplus_ckplus48_gentle")
     PCNN_MBV2_FERPLUS = PretrainedEntry("pcnn_mbv2_ferplus", "pcnn_mbv2_ferplus")
     PCNN_MBV2_FERPLUS_CKPLUS48 = PretrainedEntry("pcnn_mbv2_ferplus_ckplus48", "pcnn_mbv2_ferplus_ckplus48")
-    DEFAULT = PCNN_MBV2_FERPLUS
+    DEFAULT = PCNN_MBV2_FERPLUS_CKPLUS48_GENTLE
 
     def __getattr__(self, attribute: str):
         """The entry's own attributes on the member, as torchvision's weight enums offer them:
