@@ -69,6 +69,17 @@ def test_each_shipped_model_keeps_its_model_card_figures_on_ferplus_test(member,
     assert abs(measured["mean_class_accuracy"] - card["mean_class_accuracy"]) <= 0.005
 
 
+@pytest.mark.parametrize("member", list(Pretrained), ids=lambda member: member.value.name)
+def test_each_card_shows_the_papers_rows_the_recall_and_the_speed(member):
+    """What a user compares entries by, in `pcnn-fer models`, for every shipped entry."""
+    card = member.card()
+    rows = [row["row"] for row in member.metadata.extra["paper_rows"]]
+    assert rows == ["FERPlus Test", "FERPlus Test, argmax of votes", "Occlusion-FERPlus", "FERPlus Pose>30",
+                    "FERPlus Pose>45"]
+    assert all(f"{row}: accuracy" in card for row in rows)
+    assert "test recall: neutral" in card and "ms per face at batch 1" in card
+
+
 MIXED = [member for member in Pretrained if member.metadata.training_data.get("sources")]
 
 
