@@ -98,4 +98,4 @@ def test_organ_shares_and_grad_cam_both_find_a_smile_at_the_mouth_and_both_lose_
     # The same detection, so that only the pixels differ, not where the face is cut.
     covered_share, covered_heat = mouth_evidence(recognizer, covered, detection, "happiness")
     assert covered_share < share / 4  # measured: 0.38 -> 0.02
-    assert covered_heat < 0.7 * heat  # measured: 60 % -> 29 % of the heat
+    assert covered_heat < 0.7 * heat  # measured: 61 % -> 32 % of the heat
