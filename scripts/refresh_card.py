@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 
 import torch
-from ship_model import ms_per_face
+from ship_model import print_paper_rows, speed_record
 
 from pcnn_fer.atomic import write_text
 from pcnn_fer.engine.evaluate import EvalOptions
@@ -44,13 +44,9 @@ def main() -> None:
     if args.rows:
         rows = score_paper_rows(model, "ferplus", args.data_root, args.lists, EvalOptions(batch_size=256, workers=2))
         document["metadata"]["paper_rows"] = rows
-        for row in rows:
-            print(f"{row['row']}: {row['faces']} faces, accuracy {row['accuracy']:.2f} % (paper "
-                  f"{row['paper'] if row['paper'] is not None else '-'}), mean class accuracy "
-                  f"{row['mean_class_accuracy']:.2f} %, macro-F1 {row['macro_f1']:.2f} %")
+        print_paper_rows(rows)
     if args.speed:
-        document["metadata"]["speed"] = {"ms_per_face_batch1": ms_per_face(model, args.threads),
-                                         "threads": args.threads, "runtime": f"torch {torch.__version__}"}
+        document["metadata"]["speed"] = speed_record(model, args.threads)
         print(f"speed: {document['metadata']['speed']}")
     write_text(entry.path / CONFIG_FILE, json.dumps(document, indent=2) + "\n")
     print(f"card written: {entry.path / CONFIG_FILE}")

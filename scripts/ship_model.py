@@ -136,8 +136,7 @@ def main() -> None:
         "metrics": {k: {"protocol": protocols[k], **{key: v[key] for key in KEPT}} for k, v in figures.items()},
         "calibration": calibration,
         "paper_rows": paper_rows,
-        "speed": {"ms_per_face_batch1": ms_per_face(model, args.threads), "threads": args.threads,
-                  "runtime": f"torch {torch.__version__}"},
+        "speed": speed_record(model, args.threads),
     }
     save_model(model, entry, metadata, storage_dtype=torch.float16)
 
@@ -157,13 +156,24 @@ def main() -> None:
     print("test confusion (rows true, columns predicted):", figures["test"]["class_names"])
     for row in figures["test"]["confusion"]:
         print("  ", row)
-    for row in paper_rows:
-        print(f"{row['row']}: {row['faces']} faces, accuracy {row['accuracy']:.2f} % (paper "
-              f"{row['paper'] if row['paper'] is not None else '-'}), mean class accuracy "
-              f"{row['mean_class_accuracy']:.2f} %, macro-F1 {row['macro_f1']:.2f} %")
+    print_paper_rows(paper_rows)
     print(f"speed: {metadata['speed']}")
     print(f"training: {metadata['training']}, selected epoch {result.selected_epoch}")
     print(f"shipped: {entry} ({sum(f.stat().st_size for f in entry.iterdir()) / 1e6:.1f} MB)")
+
+
+def print_paper_rows(rows: list[dict]) -> None:
+    """One line per paper row: faces, accuracy beside the paper's, mean class accuracy, macro-F1."""
+    for row in rows:
+        print(f"{row['row']}: {row['faces']} faces, accuracy {row['accuracy']:.2f} % (paper "
+              f"{row['paper'] if row['paper'] is not None else '-'}), mean class accuracy "
+              f"{row['mean_class_accuracy']:.2f} %, macro-F1 {row['macro_f1']:.2f} %")
+
+
+def speed_record(model: torch.nn.Module, threads: int) -> dict:
+    """The card's speed entry: ms per face at batch 1 on `threads` threads, and the runtime that gave it."""
+    return {"ms_per_face_batch1": ms_per_face(model, threads), "threads": threads,
+            "runtime": f"torch {torch.__version__}"}
 
 
 def ms_per_face(model: torch.nn.Module, threads: int, repeats: int = 50) -> float:
