@@ -9,6 +9,7 @@ from pcnn_fer.models import create_model
 from pcnn_fer.models.layout import CONFIG_FILE, SELECTED
 from pcnn_fer.models.pcnn import PCNN
 from pcnn_fer.models.pretrained import Pretrained
+from pcnn_fer.models.registry import VARIANTS
 from pcnn_fer.models.resolve import ModelNotFoundError, resolve_model
 
 DEFAULT = Pretrained.DEFAULT.value
@@ -51,13 +52,14 @@ def test_python_entries_take_the_same_references():
     assert Pretrained.DEFAULT.load().config == DEFAULT.config
 
 
-def test_create_model_names_shipped_models_as_timm_does():
+def test_create_model_names_shipped_models_as_timm_does(monkeypatch):
     fresh = create_model(DEFAULT.name)
     trained = create_model(DEFAULT.name, pretrained=True)
     assert fresh.config == trained.config == DEFAULT.config
     variant = create_model("pcnn_mbv2", pretrained=True)
     assert all(variant.state_dict()[k].equal(v) for k, v in trained.state_dict().items())
-    with pytest.raises(ValueError, match="no shipped weights for pcnn_r18"):
-        create_model("pcnn_r18", pretrained=True)
+    monkeypatch.setitem(VARIANTS, "pcnn_unshipped", {"backbone": "mobilenet_v2", "stn": False})
+    with pytest.raises(ValueError, match="no shipped weights for pcnn_unshipped; shipped models: "):
+        create_model("pcnn_unshipped", pretrained=True)
     with pytest.raises(ValueError, match="is a shipped model: its classes and fields are its own"):
         create_model(DEFAULT.name, num_classes=3)
