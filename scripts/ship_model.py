@@ -45,6 +45,12 @@ TERMS = {
                  "et al., CVPR Workshops 2010 and Kanade, Cohn, Tian, FG 2000. A model trained on it inherits "
                  "these terms"),
 }
+TARGETS = {"majority": "majority vote", "argmax": "argmax of the votes",
+           "probability": "trained on each face's vote distribution (the reader's probability rule), scored on the "
+                          "majority vote",
+           "crossentropy": "trained on each face's vote distribution (the reader's crossentropy rule), scored on the "
+                           "majority vote",
+           "multi_target": "trained on every class holding at least 30 % of the votes, scored on the majority vote"}
 SOURCE_NAMES = {"ckplus48": "CK+48: the last three frames of the 327 labelled CK+ sequences, 48 px grey crops"}
 KEPT = ("count", "accuracy", "mean_class_accuracy", "macro_f1", "per_class", "confusion", "class_names")
 
@@ -108,16 +114,19 @@ def main() -> None:
     selected = model.metadata
     start = {"imagenet": "ImageNet start", "none": "from scratch"}.get(selected.recipe["model"]["pretrained"],
                                                                        "pretrained start")
+    trained_faces = load_dataset("ferplus", args.data_root, **selected.recipe["data"]["options"])  # its targets' rule
     metadata = {
         "name": args.name,
         "summary": args.summary or f"PCNN with {model.config.backbone} trunks ({start}) trained on FERPlus",
         "dataset": "ferplus",
         "training_data": {"name": " + ".join(["FERPlus: FER2013 faces with the FER+ votes of fer2013new.csv",
                                               *(source["name"] for source in sources)]),
-                          "protocol": "majority vote, 8 classes (contempt included), official splits"
+                          "protocol": f"{TARGETS[selected.recipe['data']['options'].get('mode', 'majority')]}, "
+                                      "8 classes (contempt included), official splits"
                                       + ("; every other source split by subject, relabelled into these classes"
                                          if sources else ""),
-                          "splits": {s: sum(x.tags["split"] == s for x in majority) for s in ("train", "val", "test")},
+                          "splits": {s: sum(x.tags["split"] == s for x in trained_faces)
+                                     for s in ("train", "val", "test")},
                           **({"sources": sources} if sources else {}),
                           "terms": " | ".join([TERMS["ferplus"], *(source["terms"] for source in sources)])},
         "framing": FER2013_FRAMING.to_dict(),

@@ -96,6 +96,7 @@ class Pretrained(Enum):
                                                         "pcnn_mbv2_ferplus_ckplus48_gentle")
     PCNN_MBV2_FERPLUS = PretrainedEntry("pcnn_mbv2_ferplus", "pcnn_mbv2_ferplus")
     PCNN_MBV2_FERPLUS_CKPLUS48 = PretrainedEntry("pcnn_mbv2_ferplus_ckplus48", "pcnn_mbv2_ferplus_ckplus48")
+    PCNN_R18_FERPLUS = PretrainedEntry("pcnn_r18_ferplus", "pcnn_r18_ferplus")  # the paper's trunks, from scratch
     DEFAULT = PCNN_MBV2_FERPLUS_CKPLUS48_GENTLE
 
     def __getattr__(self, attribute: str):
