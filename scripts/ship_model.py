@@ -114,14 +114,15 @@ def main() -> None:
     selected = model.metadata
     start = {"imagenet": "ImageNet start", "none": "from scratch"}.get(selected.recipe["model"]["pretrained"],
                                                                        "pretrained start")
-    trained_faces = load_dataset("ferplus", args.data_root, **selected.recipe["data"]["options"])  # its targets' rule
+    trained_options = selected.recipe["data"]["options"]
+    trained_faces = load_dataset("ferplus", args.data_root, **trained_options)  # counted by its targets' rule
     metadata = {
         "name": args.name,
         "summary": args.summary or f"PCNN with {model.config.backbone} trunks ({start}) trained on FERPlus",
         "dataset": "ferplus",
         "training_data": {"name": " + ".join(["FERPlus: FER2013 faces with the FER+ votes of fer2013new.csv",
                                               *(source["name"] for source in sources)]),
-                          "protocol": f"{TARGETS[selected.recipe['data']['options'].get('mode', 'majority')]}, "
+                          "protocol": f"{TARGETS[trained_options.get('mode', 'majority')]}, "
                                       "8 classes (contempt included), official splits"
                                       + ("; every other source split by subject, relabelled into these classes"
                                          if sources else ""),
