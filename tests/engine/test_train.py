@@ -7,6 +7,7 @@ import torch
 from PIL import Image
 from shapes import make_shapes, write_shapes_tree
 
+from pcnn_fer.data.mixup import Mixup
 from pcnn_fer.engine import fold_trainer, model_setup
 from pcnn_fer.engine.checkpoint import LAST, RunDir
 from pcnn_fer.engine.config import load_config
@@ -231,27 +232,43 @@ def test_a_fold_kept_at_its_last_epoch_stores_its_weights_once(tmp_path):
         assert load_model(run / fold).metadata.metrics["test"]["split"] == f"test {fold}"
 
 
-def test_class_balance_wild_augmentation_and_distillation_run_together(tmp_path, monkeypatch):
+def test_class_balance_wild_augmentation_mixup_and_distillation_run_together(tmp_path, monkeypatch):
     samples = make_shapes(train_per_class=4, test_per_class=1, size=48)
     teacher = train(tiny_config(tmp_path, **{"misc.name": "teacher"}), samples=samples)
     student_config = tiny_config(tmp_path, **{
         "misc.name": "student", "optim.logit_adjust": 1.0, "optim.class_weighting": "sqrt_inverse",
         "augment.train": "wild", "augment.working_size": 32, "distill.teacher": str(teacher),
-        "distill.weight": 0.5, "distill.temperature": 2.0})
-    criteria = []
-    original = fold_trainer.FoldTrainer._criterion
+        "distill.weight": 0.5, "distill.temperature": 2.0, "augment.mixup": 0.4})
+    criteria, targets_seen, blends = [], [], []
+    original, loss = fold_trainer.FoldTrainer._criterion, TwoPhaseLoss.forward
 
     def recording(self, train_part):
         criteria.append(original(self, train_part))
         return criteria[-1]
 
+    def seeing(self, output, target):
+        targets_seen.append(target.detach().clone())
+        return loss(self, output, target)
+
     monkeypatch.setattr(fold_trainer.FoldTrainer, "_criterion", recording)
+    class RecordingMixup(Mixup):
+        def __call__(self, images, targets):
+            blends.append(super().__call__(images, targets))
+            return blends[-1]
+
+    monkeypatch.setattr(TwoPhaseLoss, "forward", seeing)
+    monkeypatch.setattr(fold_trainer, "Mixup", RecordingMixup)
     student = train(student_config, samples=samples)
     stored = torch.from_numpy(np.load(student / "teacher_logits.npz")["logits"])
     assert stored.shape == (len(samples.where(split="train")), 3)
     # Balanced shapes: the prior is uniform, so the bias is log(1/3) everywhere and the weights are all 1.
     torch.testing.assert_close(criteria[0].logit_bias, torch.full((3,), 1 / 3).log())
     torch.testing.assert_close(criteria[0].class_weights, torch.ones(3))
+    # Every training batch reaches the loss through mixup, as distributions.
+    assert blends and len(blends) == len(targets_seen)
+    for (_, blended), seen in zip(blends, targets_seen, strict=True):
+        assert torch.equal(blended, seen)
+        torch.testing.assert_close(seen.sum(dim=1), torch.ones(len(seen)))
     assert (student / "selected" / "model.safetensors").is_file()
 
 

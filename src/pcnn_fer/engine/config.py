@@ -135,6 +135,8 @@ class AugmentConfig(Checked):
     mean: list[Float] = _knob(list(IMAGENET_MEAN), "normalisation mean (RGB)", length=3)
     std: list[Float] = _knob(list(IMAGENET_STD), "normalisation std (RGB)", length=3)
     flip_tta: bool = _knob(False, "average predictions with the horizontally flipped image at evaluation")
+    mixup: Float = _knob(0.0, "blend each training batch with itself shuffled, the weight drawn from Beta(mixup, "
+                              "mixup) (0: off; 0.2 is usual)", minimum=0.0)
 
 
 class EmaConfig(Checked):

@@ -20,6 +20,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from pcnn_fer.data.batch_augment import BatchAugment
 from pcnn_fer.data.cache import DecodedCache
 from pcnn_fer.data.mixing import draw_weights
+from pcnn_fer.data.mixup import Mixup
 from pcnn_fer.data.names import BATCHED_AUGMENTATIONS
 from pcnn_fer.data.preprocessing import Preprocessing
 from pcnn_fer.data.sample import SampleSet
@@ -120,6 +121,7 @@ class FoldTrainer:
             train, train_transform(preprocessing, config.augment.train, config.augment.working_size), cache)
         self.batch_augment = (BatchAugment(preprocessing).to(self.device)
                               if config.augment.train in BATCHED_AUGMENTATIONS else None)
+        self.mixup = Mixup(config.augment.mixup, len(train.class_names)) if config.augment.mixup else None
         # Progress carried across epochs (and restarts).
         self.epoch, self.batches_done, self.global_step = 0, 0, 0
         self.history: list[dict] = []
@@ -183,6 +185,8 @@ class FoldTrainer:
             targets = targets.to(self.device, non_blocking=True)
             if self.batch_augment is not None:
                 images = self.batch_augment(images)
+            if self.mixup is not None:
+                images, targets = self.mixup(images, targets)
             if config.misc.channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
             closes_group = (self.batches_done + 1) % accumulate == 0 or self.batches_done + 1 == micro_steps_total
