@@ -28,11 +28,12 @@ class Mixup:
 
     def __call__(self, images: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if targets.dim() == 1:
-            targets = torch.nn.functional.one_hot(targets, self.class_count).to(images.dtype)
+            targets = torch.nn.functional.one_hot(targets, self.class_count)
+        targets = targets.to(images.dtype)
         if targets.shape != (len(images), self.class_count):
             raise ValueError(f"mixup takes {len(images)} targets of {self.class_count} classes, got "
                              f"{tuple(targets.shape)}")
         lam = float(self.beta.sample())
         order = torch.randperm(len(images), device=images.device)
         return (images.mul(lam).add_(images[order], alpha=1 - lam),
-                targets.to(images.dtype).mul(lam).add_(targets[order].to(images.dtype), alpha=1 - lam))
+                targets.mul(lam).add_(targets[order], alpha=1 - lam))
