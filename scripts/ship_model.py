@@ -8,6 +8,8 @@ What it measures and writes into the entry's metadata (config.json), printing ea
   figures again with flip test-time augmentation;
 - a calibration temperature fitted on validation, and ECE / NLL before and after on test; the reliability
   diagram and the confusion matrices go to the run's plots/ folder;
+- the prior correction (the training labels' class prior, its weight fitted on validation): every figure is
+  measured with it, and test once more without it;
 - that float16 storage (half the wheel size) keeps the predictions: top-1 agreement with float32 on test;
 - the paper's rows with their published protocols (`pcnn-fer eval --paper-rows`: FERPlus Test, the argmax
   protocol, Occlusion-FERPlus, Pose>30 and Pose>45), with mean class accuracy, macro-F1 and per-class recall;
@@ -30,10 +32,19 @@ import torch
 
 from pcnn_fer.data.datasets import load_dataset
 from pcnn_fer.engine.checkpoint import METRICS_FILE, RESULT_FILE, RunDir, git_revision
-from pcnn_fer.engine.evaluate import MAIN, EvalOptions, collect_logits, evaluate, fit_calibration, write_evaluation
+from pcnn_fer.engine.evaluate import (
+    MAIN,
+    EvalOptions,
+    collect_logits,
+    evaluate,
+    fit_calibration,
+    fit_prior_correction,
+    write_evaluation,
+)
 from pcnn_fer.engine.fold_result import FoldResult
 from pcnn_fer.engine.paper_rows import score_paper_rows
 from pcnn_fer.faces.framing import FER2013_FRAMING
+from pcnn_fer.models.metadata import WITHOUT_PRIOR_CORRECTION, ModelMetadata
 from pcnn_fer.models.storage import load_model, save_model
 
 SHIPPED = Path(__file__).resolve().parents[1] / "src" / "pcnn_fer" / "weights" / "shipped"
@@ -79,13 +90,21 @@ def main() -> None:
 
     calibration = fit_calibration(model, val, options, "val")
     calibrated = replace(options, temperature=calibration["temperature"])
-    figures = {"val": evaluate(model, val, options, description="val")[MAIN],
+    # The prior correction, fitted for this temperature; every figure below but the first is measured with it.
+    model.metadata = ModelMetadata.from_dict({**model.metadata.to_dict(), "calibration": calibration})
+    correction = fit_prior_correction(model, majority.where(split="train"), val, options, "val")
+    without = evaluate(model, test, replace(options, prior_weight=0.0), description="test uncorrected")[MAIN]
+    model.metadata = ModelMetadata.from_dict({**model.metadata.to_dict(), "prior_correction": correction})
+    figures = {WITHOUT_PRIOR_CORRECTION: without,
+               "val": evaluate(model, val, options, description="val")[MAIN],
                "test": evaluate(model, test, calibrated, description="test")[MAIN],
                "test_vote_argmax": evaluate(model, test_argmax, options, description="test argmax")[MAIN],
                "val_flip_tta": evaluate(model, val, replace(options, flip_tta=True), description="val flip")[MAIN],
                "test_flip_tta": evaluate(model, test, replace(calibrated, flip_tta=True),
                                          description="test flip")[MAIN]}
-    protocols = {"val": "FERPlus Valid (PublicTest), majority vote, 8 classes",
+    protocols = {WITHOUT_PRIOR_CORRECTION: "FERPlus Test (PrivateTest), majority vote, 8 classes, without the prior "
+                                           "correction",
+                 "val": "FERPlus Valid (PublicTest), majority vote, 8 classes",
                  "test": "FERPlus Test (PrivateTest), majority vote, 8 classes",
                  "test_vote_argmax": "FERPlus Test, argmax of the votes (every image whose top vote is an emotion)",
                  "val_flip_tta": "FERPlus Valid, majority vote, 8 classes, flip TTA (the face and its mirror averaged)",
@@ -145,6 +164,7 @@ def main() -> None:
                      "machine": args.machine},
         "metrics": {k: {"protocol": protocols[k], **{key: v[key] for key in KEPT}} for k, v in figures.items()},
         "calibration": calibration,
+        "prior_correction": correction,
         "paper_rows": paper_rows,
         "speed": speed_record(model, args.threads),
     }
@@ -160,6 +180,7 @@ def main() -> None:
     for k, v in figures.items():
         print(f"{protocols[k]}: {v['count']} faces, accuracy {100 * v['accuracy']:.2f} %, mean class accuracy "
               f"{100 * v['mean_class_accuracy']:.2f} %, macro-F1 {100 * v['macro_f1']:.2f} %")
+    print(f"prior correction: weight {correction['weight']:.2f}, fitted on FERPlus Valid")
     print(f"calibration: T = {calibration['temperature']:.4f}; test ECE {100 * calibration['test_ece']:.2f} % -> "
           f"{100 * calibration['test_ece_calibrated']:.2f} %, NLL {calibration['test_nll']:.4f} -> "
           f"{calibration['test_nll_calibrated']:.4f}")

@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -9,12 +10,21 @@ from shapes import CLASSES, make_shapes, write_shapes_tree
 from test_train import tiny_config
 
 from pcnn_fer.cli.main import main
-from pcnn_fer.engine.calibration import expected_calibration_error, fit_temperature, reliability_bins
+from pcnn_fer.data.datasets import load_dataset
+from pcnn_fer.engine.calibration import (
+    PRIOR_WEIGHTS,
+    expected_calibration_error,
+    fit_prior_weight,
+    fit_temperature,
+    reliability_bins,
+)
 from pcnn_fer.engine.distributed import DistContext
 from pcnn_fer.engine.evaluate import EvalOptions, collect_logits, evaluate, fit_calibration, write_evaluation
 from pcnn_fer.engine.metrics import confusion_matrix
 from pcnn_fer.engine.train import train
 from pcnn_fer.models import create_model
+from pcnn_fer.models.metadata import ModelMetadata
+from pcnn_fer.models.storage import load_model
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -91,6 +101,36 @@ def test_a_temperature_fitted_on_val_lowers_nll_on_val_and_on_held_out_data():
     assert expected_calibration_error(reliability_bins(logits[test] / temperature, labels[test])) < ece_before / 2
 
 
+def prior_bound(temperature: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Logits of a model that learnt the prior (0.8, 0.1, 0.1): its rare-class faces lose to class 0 by 1 logit,
+    its class-0 faces win by 5. At temperature T the rare ones come right once 2.08 * w > 1 / T; the others stay
+    right for every w up to 1 (2.08 * w < 5 / T for the temperatures used here)."""
+    prior = torch.tensor([0.8, 0.1, 0.1])
+    logits = torch.tensor([[5.0, 0.0, 0.0]] * 8 + [[1.0, 0.0, -5.0], [1.0, -5.0, 0.0]])
+    targets = torch.tensor([0] * 8 + [1, 2])
+    return logits, targets, prior
+
+
+@pytest.mark.parametrize("temperature, expected", [(1.0, 0.5), (2.0, 0.25)])
+def test_the_prior_weight_is_the_smallest_that_recovers_the_rare_classes(temperature, expected):
+    logits, targets, prior = prior_bound(temperature)
+    weight, trials = fit_prior_weight(logits, targets, temperature, prior)
+    assert weight == expected
+    assert [trial["weight"] for trial in trials] == list(PRIOR_WEIGHTS)
+    assert trials[0]["accuracy"] == pytest.approx(0.8) and trials[0]["mean_class_accuracy"] == pytest.approx(1 / 3)
+    chosen = trials[PRIOR_WEIGHTS.index(expected)]
+    assert chosen["accuracy"] == chosen["mean_class_accuracy"] == 1.0
+    assert all(trial["accuracy"] < 1 for trial in trials if trial["weight"] < expected)
+
+
+def test_a_model_already_right_on_every_class_keeps_its_prior():
+    logits, targets, prior = prior_bound(1.0)
+    logits[8:] = torch.tensor([[0.0, 3.0, -5.0], [0.0, -5.0, 3.0]])
+    assert fit_prior_weight(logits, targets, 1.0, prior)[0] == 0.0  # ties go to the smallest change
+    with pytest.raises(ValueError, match="needs held-out faces"):
+        fit_prior_weight(torch.zeros(0, 3), torch.zeros(0, dtype=torch.int64), 1.0, prior)
+
+
 @pytest.fixture(scope="module")
 def tiny():
     """An untrained 48 px model, and shape images split into a val and a test part."""
@@ -145,6 +185,45 @@ class OneOfTwo(DistContext):
 
     def sum(self, tensor: torch.Tensor) -> torch.Tensor:
         return tensor
+
+
+def test_evaluation_applies_the_models_prior_correction_unless_told_otherwise(tiny):
+    """Every figure the evaluation loop gives follows the model's metadata: its fitted weight, or the one asked."""
+    model, val, test = tiny
+    options = EvalOptions(batch_size=5, show_progress=False)
+    raw, _ = collect_logits(model, test, options)
+    prior = [0.55] + [0.45 / (len(CLASSES) - 1)] * (len(CLASSES) - 1)
+    model.metadata = ModelMetadata.from_dict({"calibration": {"temperature": 1.5},
+                                              "prior_correction": {"weight": 0.6, "prior": prior}})
+    try:
+        for asked, weight in ((None, 0.6), (1.0, 1.0), (0.0, 0.0)):
+            shifted, _ = collect_logits(model, test, EvalOptions(batch_size=5, show_progress=False,
+                                                                 prior_weight=asked))
+            expected = raw - 1.5 * weight * torch.tensor(prior).log()
+            torch.testing.assert_close(shifted, expected, atol=1e-4, rtol=0)
+        counted = confusion_matrix([s.label for s in test], (raw - 0.9 * torch.tensor(prior).log()).argmax(1).numpy(),
+                                   len(CLASSES))
+        assert evaluate(model, test, options)["main"]["confusion"] == counted.tolist()
+        # Fitting the temperature and a new correction starts from the raw logits, whatever the model keeps.
+        assert fit_calibration(model, val, options, "val")["val_nll"] == pytest.approx(
+            float(F.cross_entropy(collect_logits(model, val, replace(options, prior_weight=0.0))[0],
+                                  torch.tensor([s.label for s in val]))), rel=1e-5)
+    finally:
+        model.metadata = ModelMetadata()
+
+
+def test_a_prior_correction_is_fitted_from_the_training_labels_prior_on_held_out_faces(tiny):
+    from pcnn_fer.engine.evaluate import fit_prior_correction
+
+    model, val, _ = tiny
+    train = val.subset([s for s in val if s.label == 0] * 3 + list(val))  # class 0 four times as frequent
+    correction = fit_prior_correction(model, train, val, EvalOptions(batch_size=5, show_progress=False), "val")
+    counts = np.bincount([s.label for s in train], minlength=len(CLASSES))
+    np.testing.assert_allclose(correction["prior"], counts / counts.sum(), atol=1e-6)
+    assert correction["fitted_on"] == "val" and correction["weight"] in PRIOR_WEIGHTS
+    best = max(correction["val_trials"], key=lambda t: t["accuracy"] + t["mean_class_accuracy"])
+    assert correction["weight"] == best["weight"]
+    ModelMetadata.from_dict({"prior_correction": correction})  # a section the metadata reads back
 
 
 def test_each_process_fills_in_its_own_share_of_the_collected_logits(tiny):
@@ -205,3 +284,28 @@ def test_eval_refuses_to_calibrate_on_the_split_it_scores(folder_with_val, capsy
     assert main(["eval", "--model", str(model), "--dataset", "folder", "--data-root", str(data),
                  "--calibrate-on", "test", "--quiet"]) == 2
     assert "--calibrate-on test would fit the temperature on the very samples" in capsys.readouterr().err
+
+
+def test_eval_scores_with_the_models_prior_correction_or_the_weight_given(folder_with_val, tmp_path, capsys):
+    data, plain = folder_with_val
+    prior = [0.97] + [0.03 / (len(CLASSES) - 1)] * (len(CLASSES) - 1)
+    shifted = create_model("pcnn_mbv2", class_names=CLASSES, input_size=48)
+    shifted.load_state_dict(load_model(plain).state_dict())
+    directory = shifted.save_pretrained(tmp_path / "shifted",
+                                        metadata={"prior_correction": {"weight": 1.0, "prior": prior}})
+    columns = {}
+    for flag in ([], ["--prior-correction", "0"]):
+        out = tmp_path / f"eval{len(flag)}"
+        assert main(["eval", "--model", str(directory), "--dataset", "folder", "--data-root", str(data),
+                     "--workers", "0", "--quiet", "--output", str(out), *flag]) == 0
+        confusion = np.array(json.loads((out / "test.json").read_text())["confusion"])
+        columns[len(flag)] = confusion[:, 0].sum()
+    # Dividing out a prior of 97 % for the first class lifts every other one by log(97 / 0.6) = 5 logits.
+    assert columns[0] == 0
+    unshifted = evaluate(load_model(plain), load_dataset("folder", data).where(split="test"),
+                         EvalOptions(show_progress=False))["main"]["confusion"]
+    assert columns[2] == np.array(unshifted)[:, 0].sum() > 0  # the untrained model does predict it
+    capsys.readouterr()
+    assert main(["eval", "--model", str(plain), "--dataset", "folder", "--data-root", str(data), "--quiet",
+                 "--prior-correction", "0.5"]) == 2
+    assert "records no training class prior" in capsys.readouterr().err

@@ -413,6 +413,33 @@ def test_the_calibration_temperature_softens_probabilities_without_changing_labe
         Recognizer(model, detector=None, temperature=0.0)
 
 
+def test_the_prior_correction_divides_the_training_prior_out_of_the_probabilities(model, tmp_path):
+    """softmax(logits / T - w * log prior): the model's fitted weight by default, another one or 0 when asked."""
+    pixels = face_pixels(7)
+    classes = len(model.config.class_names)
+    prior = np.array([0.6] + [0.4 / (classes - 1)] * (classes - 1))
+    plain = Recognizer(model, detector=None).predict(pixels)[0]
+    directory = model.save_pretrained(tmp_path / "shifted", metadata={
+        "calibration": {"temperature": 2.0}, "prior_correction": {"weight": 0.5, "prior": prior.tolist()}})
+    logits = np.log(np.array(list(plain.probabilities.values())))  # up to a constant, which softmax ignores
+
+    def expected(weight: float) -> np.ndarray:
+        shifted = np.exp(logits / 2.0 - weight * np.log(prior))
+        return shifted / shifted.sum()
+
+    for asked, weight in ((None, 0.5), (1.0, 1.0), (0.0, 0.0)):
+        recognizer = Recognizer.from_pretrained(directory, detector=None, backend="torch", prior_correction=asked)
+        assert recognizer.prior_correction == weight
+        record = recognizer.predict(pixels)[0]
+        np.testing.assert_allclose(list(record.probabilities.values()), expected(weight), atol=1e-5)
+        assert record.label == model.config.class_names[int(expected(weight).argmax())]
+    assert Recognizer(model, detector=None).prior_correction == 0.0  # nothing fitted: nothing shifted
+    with pytest.raises(ValueError, match="records no training class prior"):
+        Recognizer(model, detector=None, prior_correction=0.5)
+    with pytest.raises(ValueError, match="must be 0 or more"):
+        Recognizer.from_pretrained(directory, detector=None, backend="torch", prior_correction=-0.1)
+
+
 def test_non_finite_model_outputs_become_error_records_not_nan(tmp_path, tiny_model_dir):
     broken = load_model(tiny_model_dir)
     with torch.no_grad():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from pcnn_fer.models.metadata import ModelMetadata
@@ -37,3 +38,29 @@ def test_a_wrongly_shaped_entry_is_refused_in_one_line_naming_it(data, message):
     with pytest.raises(ValueError, match=message):
         ModelMetadata.from_dict(data)
 
+
+
+def test_the_prior_correction_offset_divides_the_weighted_prior_out_of_the_calibrated_logits():
+    prior = [0.5, 0.3, 0.2]
+    metadata = ModelMetadata.from_dict({"calibration": {"temperature": 2.0},
+                                        "prior_correction": {"weight": 0.4, "prior": prior, "fitted_on": "val"}})
+    assert ModelMetadata.from_dict(metadata.to_dict()) == metadata
+    logits = np.array([1.0, -0.5, 2.0])
+    for weight, temperature in ((None, None), (1.0, None), (0.4, 3.0)):
+        used_weight, used_temperature = weight if weight is not None else 0.4, temperature or 2.0
+        offset = np.array(metadata.logit_offset(weight, temperature))
+        np.testing.assert_allclose((logits + offset) / used_temperature,
+                                   logits / used_temperature - used_weight * np.log(prior))
+    assert metadata.logit_offset(0.0) is None  # weight 0: the training prior, untouched
+    assert ModelMetadata().logit_offset() is None and ModelMetadata().logit_offset(0.0) is None
+    with pytest.raises(ValueError, match="records no training class prior"):
+        ModelMetadata().logit_offset(0.5)
+    with pytest.raises(ValueError, match="must be 0 or more"):
+        metadata.logit_offset(-1.0)
+
+
+@pytest.mark.parametrize("correction", [{"weight": 0.5, "prior": [0.5, 0.6]}, {"weight": 0.5, "prior": [1.0, 0.0]},
+                                        {"weight": -0.1, "prior": [0.5, 0.5]}, {"weight": 0.5, "prior": []}])
+def test_a_prior_correction_that_is_no_distribution_or_has_a_negative_weight_is_refused(correction):
+    with pytest.raises(ValueError, match="prior_correction"):
+        ModelMetadata.from_dict({"prior_correction": correction})

@@ -14,6 +14,7 @@ from pcnn_fer.data.labels import FERPLUS_CLASSES
 from pcnn_fer.engine.evaluate import MAIN, EvalOptions, evaluate
 from pcnn_fer.faces.framing import FaceFraming
 from pcnn_fer.inference.recognizer import Recognizer
+from pcnn_fer.models.metadata import WITHOUT_PRIOR_CORRECTION
 from pcnn_fer.models.pretrained import Pretrained
 from pcnn_fer.models.storage import WEIGHTS_FILE
 
@@ -51,6 +52,26 @@ def test_the_metadata_carries_what_a_user_needs_to_trust_and_feed_the_model():
     assert metadata.git_revision
 
 
+@pytest.mark.parametrize("member", list(Pretrained), ids=lambda member: member.value.name)
+def test_each_entry_records_ferplus_training_prior_and_a_weight_fitted_on_validation(member):
+    """The default applies its fitted weight; the other entries record theirs and apply none unless asked."""
+    correction = member.metadata.prior_correction
+    assert correction.fitted_on == "val" and len(correction.prior) == len(member.config.class_names)
+    assert correction.prior[member.config.class_names.index("neutral")] > 0.3  # FERPlus's: a third neutral
+    fitted = correction.model_extra.get("fitted_weight", correction.weight)
+    best = max(correction.model_extra["val_trials"], key=lambda trial: trial["accuracy"] + trial["mean_class_accuracy"])
+    assert fitted == best["weight"]
+    if member is Pretrained.DEFAULT:
+        assert correction.weight == fitted > 0
+        without = member.metadata.metrics[WITHOUT_PRIOR_CORRECTION]
+        assert without["accuracy"] > member.metadata.metrics["test"]["accuracy"]
+        assert without["mean_class_accuracy"] < member.metadata.metrics["test"]["mean_class_accuracy"]
+        assert "prior correction weight" in member.card()
+    else:
+        assert correction.weight == 0 and WITHOUT_PRIOR_CORRECTION not in member.metadata.metrics
+        assert f"none applied (weight {fitted:.2f} fitted on val" in member.card()
+
+
 def test_the_readme_model_card_states_the_metadata_figures():
     readme = README.read_text()
     for split in ("val", "test", "test_vote_argmax"):
@@ -67,6 +88,12 @@ def test_each_shipped_model_keeps_its_model_card_figures_on_ferplus_test(member,
     measured = evaluate(member.load(), test, EvalOptions(batch_size=256, show_progress=False))[MAIN]
     assert abs(measured["accuracy"] - card["accuracy"]) <= 0.005
     assert abs(measured["mean_class_accuracy"] - card["mean_class_accuracy"]) <= 0.005
+    without = member.metadata.metrics.get(WITHOUT_PRIOR_CORRECTION)
+    if without:  # and without its prior correction, as the card says too
+        measured = evaluate(member.load(), test, EvalOptions(batch_size=256, show_progress=False,
+                                                             prior_weight=0.0))[MAIN]
+        assert abs(measured["accuracy"] - without["accuracy"]) <= 0.005
+        assert abs(measured["mean_class_accuracy"] - without["mean_class_accuracy"]) <= 0.005
 
 
 @pytest.mark.parametrize("member", list(Pretrained), ids=lambda member: member.value.name)

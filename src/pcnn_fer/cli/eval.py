@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from pcnn_fer.cli.model_option import add_model_option
+from pcnn_fer.cli.pipeline_options import add_prior_correction_option
 from pcnn_fer.engine.challenge_subsets import SUBSETS
 from pcnn_fer.engine.config import AMP_MODES
 
@@ -35,6 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "label.csv majority the lists carry) beside the paper's figures; LISTS is the folder "
                              "holding the published challenge lists (ferplus/, rafdb/)")
     parser.add_argument("--flip-tta", action="store_true", help="average with the horizontally flipped image")
+    add_prior_correction_option(parser)
     parser.add_argument("--calibrate-on", metavar="SPLIT",
                         help="fit the softmax temperature on this official split of the dataset (e.g. val) and "
                              "report the calibration error before and after on the scored split; without it, a "
@@ -75,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
                           calibrate_on=args.calibrate_on, skip_bad=args.skip_bad, output=args.output)
     options = EvalOptions(batch_size=args.batch_size, workers=args.workers, flip_tta=args.flip_tta,
                           organ_weight=args.organ_weight, amp=args.amp, channels_last=True,
-                          show_progress=not args.quiet)
+                          show_progress=not args.quiet, prior_weight=args.prior_correction)
     evaluation = evaluate_run(request, options, DistContext(device=resolve_device(args.device)))
     print(format_table(evaluation.rows, ROW_COLUMNS))
     for note in evaluation.notes:
@@ -99,7 +101,7 @@ def _paper_rows(args: argparse.Namespace) -> int:
     from pcnn_fer.models.storage import load_model
     context = DistContext(device=resolve_device(args.device))
     options = EvalOptions(batch_size=args.batch_size, workers=args.workers, flip_tta=args.flip_tta, amp=args.amp,
-                          show_progress=not args.quiet)
+                          show_progress=not args.quiet, prior_weight=args.prior_correction)
     rows = score_paper_rows(load_model(args.model, device=context.device), args.dataset, args.data_root,
                             args.paper_rows, options, context)
     print(format_table(rows, ("row", "faces", "accuracy", "mean_class_accuracy", "macro_f1", "paper")))

@@ -41,6 +41,7 @@ def add_pipeline_options(parser: argparse.ArgumentParser, threads_help: str) -> 
                         help="export the model to ONNX first when it has no export or a stale one (tens of "
                              "seconds, once; kept for later runs), so that auto or onnx run it in onnxruntime")
     parser.add_argument("--flip-tta", action="store_true", help="average each face with its mirror image")
+    add_prior_correction_option(parser)
     parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
                         help=f"refuse images larger than N pixels (default: {DEFAULT_MAX_PIXELS:,})")
     parser.add_argument("--batch-size", type=int, default=8, metavar="N",
@@ -49,10 +50,22 @@ def add_pipeline_options(parser: argparse.ArgumentParser, threads_help: str) -> 
     parser.add_argument("--threads", type=int, default=None, metavar="N", help=threads_help)
 
 
+def add_prior_correction_option(parser: argparse.ArgumentParser) -> None:
+    """--prior-correction W, one spelling for every command that turns logits into predictions."""
+    parser.add_argument("--prior-correction", type=float, default=None, metavar="W",
+                        help="weight W of the shift away from the training data's class prior: probabilities "
+                             "softmax(logits / T - W * log prior); 0 keeps the prior the model learnt (FERPlus: 36 %% "
+                             "neutral, 0.5 %% disgust), 1 treats every expression as equally likely a priori "
+                             "(default: the weight fitted on validation that the model's metadata keeps, 0 without "
+                             "one)")
+
+
 def check_pipeline_options(args: argparse.Namespace) -> None:
     """Refuse values out of range, naming the flag (PredictOptions checks them too, in its own words)."""
     if min(args.every, args.batch_size, args.detect_every, 1 if args.threads is None else args.threads) < 1:
         raise ValueError("--every, --batch-size, --detect-every and --threads must be at least 1")
+    if args.prior_correction is not None and args.prior_correction < 0:
+        raise ValueError(f"--prior-correction must be 0 or more, got {args.prior_correction}")
     if args.detect_side and args.detect_side < 48:
         raise ValueError(f"--detect-side must be 0 (full frames) or at least 48 pixels, got {args.detect_side}")
     if args.smooth is not None and not 0 < args.smooth <= 1:
@@ -62,7 +75,8 @@ def check_pipeline_options(args: argparse.Namespace) -> None:
 def recognizer_options(args: argparse.Namespace) -> dict:
     """Recognizer.from_pretrained's keyword arguments from the flags (the model and threads apart)."""
     return {"detector": args.detector, "backend": args.backend, "device": args.device, "flip_tta": args.flip_tta,
-            "max_pixels": args.max_pixels, "min_score": args.min_score, "export_onnx": args.export_onnx}
+            "max_pixels": args.max_pixels, "min_score": args.min_score, "export_onnx": args.export_onnx,
+            "prior_correction": args.prior_correction}
 
 
 def predict_options(args: argparse.Namespace, **more) -> dict:

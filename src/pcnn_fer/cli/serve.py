@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from pcnn_fer.cli.model_option import add_model_option
-from pcnn_fer.cli.pipeline_options import BACKEND_HELP
+from pcnn_fer.cli.pipeline_options import BACKEND_HELP, add_prior_correction_option
 from pcnn_fer.inference.backends import BACKEND_CHOICES
 from pcnn_fer.serve.settings import ServeSettings  # torch- and FastAPI-free: its defaults are the flags'
 
@@ -36,6 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--backend", choices=BACKEND_CHOICES, default=DEFAULTS.backend,
                         help=f"who runs the model: {BACKEND_HELP} (default: {DEFAULTS.backend})")
     parser.add_argument("--flip-tta", action="store_true", help="average each face with its mirror image by default")
+    add_prior_correction_option(parser)
     parser.add_argument("--max-upload-mb", type=float, default=DEFAULTS.max_upload_bytes / MEGABYTE,
                         help="photo upload cap per request (default: %(default)g)")
     parser.add_argument("--max-video-mb", type=float, default=DEFAULTS.max_video_bytes / MEGABYTE,
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         if not token:
             raise ValueError(f"{args.token_file}: the token file is empty")
     settings = ServeSettings(model=args.model, detector=args.detector, backend=args.backend, flip_tta=args.flip_tta,
-                             threads=args.threads,
+                             prior_correction=args.prior_correction, threads=args.threads,
                              max_upload_bytes=int(args.max_upload_mb * MEGABYTE),
                              max_video_bytes=int(args.max_video_mb * MEGABYTE), queue_size=args.queue_size,
                              detect_threads=args.detect_threads,

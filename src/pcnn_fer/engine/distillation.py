@@ -44,7 +44,7 @@ def teacher_logits(config: DistillConfig, samples: SampleSet, options: EvalOptio
         raise ValueError(f"distill.teacher {config.teacher} predicts {', '.join(taught)}; the training data has "
                          f"{', '.join(samples.class_names)}")
     log.info("teacher %s: logits over %d training faces", config.teacher, len(samples))
-    logits, _ = collect_logits(teacher, samples, options, context, description="teacher")
+    logits, _ = collect_logits(teacher, samples, replace(options, prior_weight=0.0), context, description="teacher")
     logits = logits.numpy()[:, [taught.index(name) for name in samples.class_names]]  # the data's class order
     if context.is_main:
         store.parent.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -25,12 +25,19 @@ from pcnn_fer.data.preprocessing import Preprocessing
 from pcnn_fer.data.sample import SampleSet
 from pcnn_fer.data.torch_dataset import FERDataset
 from pcnn_fer.data.transforms import eval_transform
-from pcnn_fer.engine.calibration import DEFAULT_BINS, expected_calibration_error, fit_temperature, reliability_bins
+from pcnn_fer.engine.calibration import (
+    DEFAULT_BINS,
+    expected_calibration_error,
+    fit_prior_weight,
+    fit_temperature,
+    reliability_bins,
+)
 from pcnn_fer.engine.config import AMP_MODES
 from pcnn_fer.engine.distributed import DistContext, ShardedSampler
 from pcnn_fer.engine.loaders import make_loader
 from pcnn_fer.engine.metrics import confusion_matrix, summarize
 from pcnn_fer.engine.reporting import plot_confusion, plot_reliability
+from pcnn_fer.models.loss import class_prior
 from pcnn_fer.models.pcnn import PCNN
 from pcnn_fer.models.tta import flip_tta
 from pcnn_fer.progress import progress
@@ -50,6 +57,7 @@ class EvalOptions:
     channels_last: bool = False
     show_progress: bool = True
     temperature: float = 1.0  # divides the main head's logits for the calibrated figures
+    prior_weight: float | None = None  # the prior correction's weight (models.metadata); None: the model's own
 
     @property
     def heads(self) -> list[str]:
@@ -120,6 +128,8 @@ def scored_batches(model: nn.Module, samples: SampleSet, options: EvalOptions, c
     loader = make_loader(dataset, sampler, options.batch_size, options.workers, context.device)
     order = torch.tensor(list(iter(sampler)), dtype=torch.int64)
     was_training = model.training
+    offset = evaluation_model(model).metadata.logit_offset(options.prior_weight)
+    offset = None if offset is None else torch.tensor(offset, device=context.device)
     model.eval()
     seen = 0
     try:
@@ -135,12 +145,12 @@ def scored_batches(model: nn.Module, samples: SampleSet, options: EvalOptions, c
                 output = flip_tta(model, images) if options.flip_tta else model(images)
                 if criterion is not None:
                     loss = float(criterion(output, soft_or_hard.to(context.device)))
-            scores = {MAIN: output.logits}
+            logits = output.logits if offset is None else output.logits + offset
+            scores = {MAIN: logits}
             if options.organ_weight:
                 if output.organ_logits is None:
                     raise ValueError("misc.organ_weight needs a model with organ heads; this one has none")
-                scores[organ_head_name(options.organ_weight)] = (output.logits
-                                                                 + options.organ_weight * output.organ_logits)
+                scores[organ_head_name(options.organ_weight)] = logits + options.organ_weight * output.organ_logits
             yield ScoredBatch({head: logits.float().cpu() for head, logits in scores.items()}, targets[indices],
                               indices, loss)
     finally:
@@ -213,12 +223,29 @@ def fit_calibration(model: nn.Module, samples: SampleSet, options: EvalOptions, 
     dict is what a model's metadata keeps under "calibration".
     """
     context = context or DistContext()
-    logits, targets = collect_logits(model, samples, options, context, cache, description=f"calibrating on {split}")
+    logits, targets = collect_logits(model, samples, replace(options, prior_weight=0.0), context, cache,
+                                     description=f"calibrating on {split}")
     temperature = context.broadcast(fit_temperature(logits, targets))  # one value, whatever the float rounding
     logits = logits.double()
     return {"temperature": temperature, "fitted_on": split,
             f"{split}_nll": float(F.cross_entropy(logits, targets)),
             f"{split}_nll_calibrated": float(F.cross_entropy(logits / temperature, targets))}
+
+
+def fit_prior_correction(model: nn.Module, train: SampleSet, held_out: SampleSet, options: EvalOptions,
+                         split: str, context: DistContext | None = None) -> dict:
+    """The prior correction for the model's temperature: the class prior of its training labels `train` (in the
+    model's class order) and the weight fitted on `held_out` (the `split` part), with the accuracy and mean class
+    accuracy there at every weight tried. The dict is what a model's metadata keeps under "prior_correction"."""
+    context = context or DistContext()
+    config = evaluation_model(model).config
+    prior = class_prior(torch.from_numpy(targets_in_model_order(train, config.class_names)), config.num_classes)
+    logits, targets = collect_logits(model, held_out, replace(options, prior_weight=0.0), context,
+                                     description=f"fitting the prior correction on {split}")
+    temperature = evaluation_model(model).metadata.temperature
+    weight, trials = fit_prior_weight(logits, targets, temperature, prior)
+    return {"weight": context.broadcast(weight), "prior": [round(float(share), 6) for share in prior / prior.sum()],
+            "fitted_on": split, "criterion": "accuracy + mean class accuracy", f"{split}_trials": trials}
 
 
 def write_evaluation(results: dict[str, dict], directory: str | Path, name: str,

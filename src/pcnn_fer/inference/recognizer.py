@@ -80,16 +80,18 @@ class Recognizer:
     with its own detector (`spare_detector`) waits for no other.
 
     Faces are cut as the model's metadata says (`framing`: landmark template, grey or colour, working
-    resolution), and probabilities are softmax(logits / T) with the calibration temperature T of its metadata;
-    `framing` and `temperature` override them. A model whose metadata records no framing is fed the default
-    framing, with a warning.
+    resolution), and probabilities are softmax(logits / T - w * log prior) with the calibration temperature T and
+    the prior correction (weight w, training class prior) of its metadata; `framing`, `temperature` and
+    `prior_correction` (the weight: 0 keeps the training prior, 1 divides it out) override them. A model whose
+    metadata records no framing is fed the default framing, with a warning.
     """
 
     def __init__(self, model: PCNN, detector: Detector | str | None = DEFAULT_DETECTOR, *, backend: str = "torch",
                  onnx_model: Callable[[torch.Tensor], PCNNOutput] | None = None, device: str | torch.device = "cpu",
                  flip_tta: bool = False, framing: FaceFraming | None = None, box_margin: float = 0.1,
                  batch_size: int = 32, max_pixels: int = DEFAULT_MAX_PIXELS, threads: int | None = None,
-                 min_score: float | None = None, temperature: float | None = None) -> None:
+                 min_score: float | None = None, temperature: float | None = None,
+                 prior_correction: float | None = None) -> None:
         if detector is None:
             detector = NO_DETECTOR  # the earlier spelling of "no detector", still accepted
         if backend not in BACKEND_CHOICES:
@@ -121,6 +123,11 @@ class Recognizer:
         self.temperature = float(temperature if temperature is not None else metadata.temperature)
         if not self.temperature > 0:
             raise ValueError(f"temperature must be positive, got {self.temperature}")
+        fitted = metadata.prior_correction
+        self.prior_correction = float(prior_correction if prior_correction is not None else
+                                      fitted.weight if fitted else 0.0)
+        offset = metadata.logit_offset(self.prior_correction, self.temperature)
+        self._offset = None if offset is None else torch.tensor(offset)
         # Without a detector, images (and boxes given with them) are taken as face crops: no margin is added.
         self.box_margin = 0.0 if detector == NO_DETECTOR else box_margin
         self.flip_tta = flip_tta
@@ -374,7 +381,9 @@ class Recognizer:
         with torch.inference_mode():
             batch = batch.to(self.device)
             output = flip_tta(self._forward, batch) if flip else self._forward(batch)
-        probabilities = (output.logits.float() / self.temperature).softmax(-1).cpu().numpy()
+        logits = output.logits.float().cpu()
+        logits = logits if self._offset is None else logits + self._offset
+        probabilities = (logits / self.temperature).softmax(-1).numpy()
         if output.per_organ_logits is None:
             return probabilities, None
         return probabilities, output.per_organ_logits.float().softmax(-1).cpu().numpy()

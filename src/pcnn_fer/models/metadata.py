@@ -4,9 +4,10 @@ so that a key is written and read under the same name and shape."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from pcnn_fer.validation import Checked, Float
 
@@ -37,6 +38,31 @@ class Calibration(Section):
     fitted_on: str | None = None
 
 
+# The metrics entry that keeps a corrected model's FERPlus Test figures as they were without the correction.
+WITHOUT_PRIOR_CORRECTION = "test_without_prior_correction"
+
+
+class PriorCorrection(Section):
+    """A shift of the predictions away from the training data's class prior, fitted on held-out data.
+
+    Probabilities become softmax(logits / T - weight * log prior): weight 0 keeps the training prior (what the
+    model learnt), weight 1 divides it out fully (every class a priori equally likely, as Bayes' rule says for a
+    calibrated model). Faces met in use rarely share FERPlus's prior (36 % neutral, 0.5 % disgust); the fitted weight
+    trades accuracy on that prior for recall of the rare classes.
+    """
+
+    weight: Float = Field(ge=0.0)
+    prior: list[float]  # in the model's class order, summing to 1
+    fitted_on: str | None = None
+
+    @field_validator("prior")
+    @classmethod
+    def _a_distribution(cls, prior: list[float]) -> list[float]:
+        if not prior or min(prior) <= 0 or abs(sum(prior) - 1) > 1e-3:
+            raise ValueError(f"prior must be positive class frequencies summing to 1, got {prior}")
+        return prior
+
+
 class Framing(Section):
     """How faces are cut for the model: pcnn_fer.faces.framing.FaceFraming, as plain data."""
 
@@ -60,6 +86,7 @@ class ModelMetadata(Checked):
     epoch: int | None = None  # epochs trained when it was saved
     framing: Framing | None = Field(None, strict=False)  # how faces are cut for it
     calibration: Calibration | None = Field(None, strict=False)  # the softmax temperature fitted on held-out data
+    prior_correction: PriorCorrection | None = Field(None, strict=False)  # the shift from the training prior
     metrics: dict[str, dict[str, Any]] = Field(default_factory=dict)  # figures per split: {"test": {"accuracy": ..}}
     training_data: dict[str, Any] = Field(default_factory=dict)  # name, protocol, split sizes and terms of the data
     source: dict[str, Any] | None = None  # provenance of an imported checkpoint (file, sha256, ...)
@@ -69,6 +96,25 @@ class ModelMetadata(Checked):
     def temperature(self) -> float:
         """The calibration temperature, 1.0 (no change) when none was fitted."""
         return self.calibration.temperature if self.calibration else 1.0
+
+    def logit_offset(self, weight: float | None = None, temperature: float | None = None) -> list[float] | None:
+        """What to add to the raw logits for the prior correction at `weight` (None: the fitted one) and
+        `temperature` (None: the calibration's), so that (logits + offset) / T = logits / T - weight * log prior;
+        None when there is nothing to add.
+
+        A weight given for a model that records no prior is an error: there is nothing to correct from."""
+        if weight is not None and weight < 0:
+            raise ValueError(f"the prior correction's weight must be 0 or more, got {weight}")
+        if self.prior_correction is None:
+            if weight:
+                raise ValueError("this model records no training class prior, so its predictions cannot be "
+                                 "corrected for one; use a prior correction of 0")
+            return None
+        weight = self.prior_correction.weight if weight is None else weight
+        if weight == 0:
+            return None
+        temperature = self.temperature if temperature is None else temperature
+        return [-temperature * weight * math.log(share) for share in self.prior_correction.prior]
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object config.json keeps: known entries that are set, then the extra ones."""

@@ -59,6 +59,8 @@ class PretrainedEntry:
 
     def card(self, default: bool = False) -> str:
         """A few lines saying what the model is, what it was trained on, and how well it does."""
+        from pcnn_fer.models.metadata import WITHOUT_PRIOR_CORRECTION
+
         config, metadata = self.config, self.metadata
         data = metadata.training_data
         colour = "grey" if metadata.framing and metadata.framing.grey else "RGB"
@@ -84,6 +86,15 @@ class PretrainedEntry:
         if metadata.calibration:
             lines.append(f"  calibration temperature {metadata.temperature:.3f} (fitted on "
                          f"{metadata.calibration.fitted_on or '?'})")
+        correction = metadata.prior_correction
+        if correction and correction.weight:
+            lines.append(f"  prior correction weight {correction.weight:.2f} (fitted on {correction.fitted_on or '?'}; "
+                         f"every figure above but {WITHOUT_PRIOR_CORRECTION}'s is with it)")
+        elif correction:
+            fitted = (correction.model_extra or {}).get("fitted_weight")
+            recorded = f"weight {fitted:.2f} fitted on {correction.fitted_on or '?'}, " if fitted is not None else ""
+            lines.append(f"  prior correction: none applied ({recorded}the training prior recorded for "
+                         f"--prior-correction W)")
         if data.get("terms"):
             lines.append(f"  data terms: {data['terms']}")
         return "\n".join(lines)

@@ -58,4 +58,4 @@ def load_recognizer(settings: ServeSettings) -> Recognizer:
         torch.set_num_threads(settings.threads)
     return Recognizer.from_pretrained(settings.model, settings.detector, backend=settings.backend,
                                       flip_tta=settings.flip_tta, threads=settings.threads,
-                                      max_pixels=settings.max_pixels)
+                                      max_pixels=settings.max_pixels, prior_correction=settings.prior_correction)

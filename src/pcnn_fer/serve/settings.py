@@ -26,6 +26,7 @@ class ServeSettings(Checked):
     detector: str = DEFAULT_DETECTOR
     backend: Literal[BACKEND_CHOICES] = "auto"  # who runs the model (Recognizer.from_pretrained)
     flip_tta: bool = False  # the default of each request's flip_tta
+    prior_correction: Float | None = Field(None, ge=0.0)  # the prior correction's weight; None: the model's own
     threads: int | None = Field(None, ge=1)  # torch's CPU threads in each server process
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1)  # photos, per request
     max_video_bytes: int = Field(200 * 1024 * 1024, ge=1)

@@ -18,5 +18,6 @@ async def models(context: ServerContext = Depends(server_context)) -> dict:
     return {"backbone": recognizer.config.backbone, "classes": list(recognizer.class_names), "organs": list(ORGANS),
             "input": {"size": recognizer.config.input_size, "mean": list(preprocessing.mean),
                       "std": list(preprocessing.std), "framing": recognizer.framing.to_dict()},
-            "temperature": recognizer.temperature, "flip_tta_default": context.settings.flip_tta,
+            "temperature": recognizer.temperature,
+            "prior_correction": recognizer.prior_correction, "flip_tta_default": context.settings.flip_tta,
             "metadata": recognizer.model.metadata.to_dict()}
