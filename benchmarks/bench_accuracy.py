@@ -161,8 +161,7 @@ def pcnn_contender(model_name: str | None, prior_weight: float | None) -> Conten
 
 def pcnn_name(model_name: str | None, metadata: ModelMetadata, prior_weight: float | None) -> str:
     """The model's name and the prior correction weight its figures are measured with."""
-    fitted = metadata.prior_correction.weight if metadata.prior_correction else 0.0
-    weight = fitted if prior_weight is None else prior_weight
+    weight = metadata.prior_weight if prior_weight is None else prior_weight
     return f"{resolve_model(model_name).name}, prior correction {weight:g}"
 
 

@@ -238,13 +238,13 @@ def fit_prior_correction(model: nn.Module, train: SampleSet, held_out: SampleSet
     model's class order) and the weight fitted on `held_out` (the `split` part), with the accuracy and mean class
     accuracy there at every weight tried. The dict is what a model's metadata keeps under "prior_correction"."""
     context = context or DistContext()
-    config = evaluation_model(model).config
+    inner = evaluation_model(model)
+    config = inner.config
     prior = class_prior(torch.from_numpy(targets_in_model_order(train, config.class_names)), config.num_classes)
     logits, targets = collect_logits(model, held_out, replace(options, prior_weight=0.0), context,
                                      description=f"fitting the prior correction on {split}")
-    temperature = evaluation_model(model).metadata.temperature
-    weight, trials = fit_prior_weight(logits, targets, temperature, prior)
-    return {"weight": context.broadcast(weight), "prior": [round(float(share), 6) for share in prior / prior.sum()],
+    weight, trials = fit_prior_weight(logits, targets, inner.metadata.temperature, prior)
+    return {"weight": context.broadcast(weight), "prior": [round(float(share), 6) for share in prior],
             "fitted_on": split, "criterion": "accuracy + mean class accuracy", f"{split}_trials": trials}
 
 

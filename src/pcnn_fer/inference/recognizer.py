@@ -123,9 +123,7 @@ class Recognizer:
         self.temperature = float(temperature if temperature is not None else metadata.temperature)
         if not self.temperature > 0:
             raise ValueError(f"temperature must be positive, got {self.temperature}")
-        fitted = metadata.prior_correction
-        self.prior_correction = float(prior_correction if prior_correction is not None else
-                                      fitted.weight if fitted else 0.0)
+        self.prior_correction = float(prior_correction if prior_correction is not None else metadata.prior_weight)
         offset = metadata.logit_offset(self.prior_correction, self.temperature)
         self._offset = None if offset is None else torch.tensor(offset)
         # Without a detector, images (and boxes given with them) are taken as face crops: no margin is added.

@@ -97,6 +97,11 @@ class ModelMetadata(Checked):
         """The calibration temperature, 1.0 (no change) when none was fitted."""
         return self.calibration.temperature if self.calibration else 1.0
 
+    @property
+    def prior_weight(self) -> float:
+        """The prior correction's weight the model applies: the fitted one, 0.0 when none was fitted."""
+        return self.prior_correction.weight if self.prior_correction else 0.0
+
     def logit_offset(self, weight: float | None = None, temperature: float | None = None) -> list[float] | None:
         """What to add to the raw logits for the prior correction at `weight` (None: the fitted one) and
         `temperature` (None: the calibration's), so that (logits + offset) / T = logits / T - weight * log prior;
