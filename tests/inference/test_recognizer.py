@@ -433,6 +433,12 @@ def test_the_prior_correction_divides_the_training_prior_out_of_the_probabilitie
         record = recognizer.predict(pixels)[0]
         np.testing.assert_allclose(list(record.probabilities.values()), expected(weight), atol=1e-5)
         assert record.label == model.config.class_names[int(expected(weight).argmax())]
+    # Another temperature rescales the corrected logits: the same class wins, with other confidences.
+    hot = Recognizer.from_pretrained(directory, detector=None, backend="torch", temperature=8.0).predict(pixels)[0]
+    corrected = logits / 2.0 - 0.5 * np.log(prior)  # the correction at the model's own temperature, 2
+    rescaled = np.exp(corrected * 2.0 / 8.0)
+    np.testing.assert_allclose(list(hot.probabilities.values()), rescaled / rescaled.sum(), atol=1e-5)
+    assert hot.label == model.config.class_names[int(expected(0.5).argmax())]
     assert Recognizer(model, detector=None).prior_correction == 0.0  # nothing fitted: nothing shifted
     with pytest.raises(ValueError, match="records no training class prior"):
         Recognizer(model, detector=None, prior_correction=0.5)

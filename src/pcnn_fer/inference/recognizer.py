@@ -82,8 +82,10 @@ class Recognizer:
     Faces are cut as the model's metadata says (`framing`: landmark template, grey or colour, working
     resolution), and probabilities are softmax(logits / T - w * log prior) with the calibration temperature T and
     the prior correction (weight w, training class prior) of its metadata; `framing`, `temperature` and
-    `prior_correction` (the weight: 0 keeps the training prior, 1 divides it out) override them. A model whose
-    metadata records no framing is fed the default framing, with a warning.
+    `prior_correction` (the weight: 0 keeps the training prior, 1 divides it out) override them. Another
+    temperature changes confidences only: the correction stays the one defined at the calibration's T, so the
+    predicted classes are the same. A model whose metadata records no framing is fed the default framing, with a
+    warning.
     """
 
     def __init__(self, model: PCNN, detector: Detector | str | None = DEFAULT_DETECTOR, *, backend: str = "torch",
@@ -124,7 +126,7 @@ class Recognizer:
         if not self.temperature > 0:
             raise ValueError(f"temperature must be positive, got {self.temperature}")
         self.prior_correction = float(prior_correction if prior_correction is not None else metadata.prior_weight)
-        offset = metadata.logit_offset(self.prior_correction, self.temperature)
+        offset = metadata.logit_offset(self.prior_correction)  # at the calibration's T, whatever the one asked
         self._offset = None if offset is None else torch.tensor(offset)
         # Without a detector, images (and boxes given with them) are taken as face crops: no margin is added.
         self.box_margin = 0.0 if detector == NO_DETECTOR else box_margin
