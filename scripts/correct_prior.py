@@ -49,11 +49,12 @@ def main() -> None:
         entry = SHIPPED / name
         model = load_model(entry)
         metadata = model.metadata.to_dict()
-        correction = fit_prior_correction(model, majority.where(split="train"), sets["val"], options, "val")
-        print(f"{name}: prior correction weight {correction['weight']:.2f} (fitted on FERPlus Valid); prior "
+        correction = fit_prior_correction(model, majority.where(split="train"), sets["val"], options, "val",
+                                          apply=not args.record_only)
+        fitted = correction.get("fitted_weight", correction["weight"])
+        print(f"{name}: prior correction weight {fitted:.2f} (fitted on FERPlus Valid); prior "
               f"{dict(zip(model.config.class_names, correction['prior']))}")
         if args.record_only:
-            correction = {**correction, "weight": 0.0, "fitted_weight": correction["weight"]}
             save_model(model, entry, {**metadata, "prior_correction": correction}, storage_dtype=torch.float16)
             continue
         uncorrected = metadata["metrics"].get(WITHOUT, metadata["metrics"]["test"])

@@ -9,6 +9,7 @@ from shapes import make_shapes, write_shapes_tree
 
 from pcnn_fer.data.mixup import Mixup
 from pcnn_fer.engine import fold_trainer, model_setup
+from pcnn_fer.engine.calibration import PRIOR_WEIGHTS
 from pcnn_fer.engine.checkpoint import LAST, RunDir
 from pcnn_fer.engine.config import load_config
 from pcnn_fer.engine.train import train
@@ -230,6 +231,33 @@ def test_a_fold_kept_at_its_last_epoch_stores_its_weights_once(tmp_path):
         assert stored == ["selected"]
         assert (run / fold / "last" / "training_state.pt").is_file()
         assert load_model(run / fold).metadata.metrics["test"]["split"] == f"test {fold}"
+
+
+def thinned(shapes, label: int, kept: int):
+    """`shapes` with only the first `kept` training faces of class `label`."""
+    return shapes.subset([s for s in shapes if s.tags["split"] != "train" or s.label != label
+                          or int(s.key.rsplit("_", 1)[1]) < kept])
+
+
+def test_a_run_records_its_training_prior_and_the_fitted_correction_without_applying_it(tmp_path):
+    config = tiny_config(tmp_path, **{"misc.select": "val", "data.val_fraction": 0.25})
+    run = train(config, samples=thinned(make_shapes(train_per_class=8, test_per_class=2, size=32), 2, 3))
+    metadata = load_model(run).metadata
+    correction = metadata.prior_correction
+    assert correction.weight == 0.0 and metadata.prior_weight == 0.0  # the model's own predictions by default
+    assert correction.model_extra["fitted_weight"] in PRIOR_WEIGHTS
+    assert len(correction.model_extra["val_trials"]) == len(PRIOR_WEIGHTS)
+    assert sum(correction.prior) == pytest.approx(1.0, abs=1e-5)
+    assert correction.prior[2] < min(correction.prior[:2])  # the thinned class is the rare one
+    assert metadata.logit_offset(0.5)[2] > metadata.logit_offset(0.5)[0]  # opting in lifts it
+
+
+def test_a_run_without_training_faces_of_a_class_records_no_prior_and_says_why(tmp_path, caplog):
+    config = tiny_config(tmp_path, **{"misc.select": "val", "data.val_fraction": 0.25})
+    with caplog.at_level(logging.WARNING, logger="pcnn_fer"):
+        run = train(config, samples=thinned(make_shapes(train_per_class=6, test_per_class=2, size=32), 2, 0))
+    assert load_model(run).metadata.prior_correction is None
+    assert "no prior correction recorded: every class needs training samples" in caplog.text
 
 
 def test_class_balance_wild_augmentation_mixup_and_distillation_run_together(tmp_path, monkeypatch):

@@ -233,10 +233,13 @@ def fit_calibration(model: nn.Module, samples: SampleSet, options: EvalOptions, 
 
 
 def fit_prior_correction(model: nn.Module, train: SampleSet, held_out: SampleSet, options: EvalOptions,
-                         split: str, context: DistContext | None = None) -> dict:
+                         split: str, context: DistContext | None = None, apply: bool = True) -> dict:
     """The prior correction for the model's temperature: the class prior of its training labels `train` (in the
     model's class order) and the weight fitted on `held_out` (the `split` part), with the accuracy and mean class
-    accuracy there at every weight tried. The dict is what a model's metadata keeps under "prior_correction"."""
+    accuracy there at every weight tried. The dict is what a model's metadata keeps under "prior_correction".
+
+    Without `apply` the fitted weight is only recorded ("fitted_weight") and the weight is 0: the model keeps its
+    own predictions, and users may opt in (`--prior-correction W`)."""
     context = context or DistContext()
     inner = evaluation_model(model)
     config = inner.config
@@ -244,8 +247,10 @@ def fit_prior_correction(model: nn.Module, train: SampleSet, held_out: SampleSet
     logits, targets = collect_logits(model, held_out, replace(options, prior_weight=0.0), context,
                                      description=f"fitting the prior correction on {split}")
     weight, trials = fit_prior_weight(logits, targets, inner.metadata.temperature, prior)
-    return {"weight": context.broadcast(weight), "prior": [round(float(share), 6) for share in prior],
-            "fitted_on": split, "criterion": "accuracy + mean class accuracy", f"{split}_trials": trials}
+    weight = context.broadcast(weight)
+    applied = {"weight": weight} if apply else {"weight": 0.0, "fitted_weight": weight}
+    return {**applied, "prior": [round(float(share), 6) for share in prior], "fitted_on": split,
+            "criterion": "accuracy + mean class accuracy", f"{split}_trials": trials}
 
 
 def write_evaluation(results: dict[str, dict], directory: str | Path, name: str,

@@ -46,6 +46,7 @@ from pcnn_fer.engine.evaluate import (
     evaluate,
     evaluation_model,
     fit_calibration,
+    fit_prior_correction,
     write_evaluation,
 )
 from pcnn_fer.engine.fold_result import FoldResult, samples_fingerprint
@@ -293,6 +294,21 @@ class FoldTrainer:
                              selection={"rule": config.misc.select, "metric": config.misc.select_metric},
                              **measured)
 
+    def _recorded_prior_correction(self, selected: nn.Module, calibration: dict, options: EvalOptions) -> dict:
+        """The training labels' class prior and the correction weight fitted on val at the new temperature,
+        recorded with a weight of 0: the model keeps its own predictions and `--prior-correction W` opts in. Empty
+        when a class has no training faces (there is no prior to correct from)."""
+        model = evaluation_model(selected)
+        model.metadata = ModelMetadata.from_dict({**model.metadata.to_dict(), "calibration": calibration})
+        try:
+            correction = fit_prior_correction(selected, self.fold.train, self.fold.val, options, "val",
+                                              self.context, apply=False)
+        except ValueError as error:
+            log.warning("no prior correction recorded: %s", error)
+            return {}
+        model.metadata = ModelMetadata.from_dict({**model.metadata.to_dict(), "prior_correction": correction})
+        return {"prior_correction": correction}
+
     def _save_last(self) -> None:
         """The resumable checkpoint last/: weights and every state a restart needs to continue exactly here."""
         running = self.context.sum(self.running)  # collective: every process takes part
@@ -346,6 +362,7 @@ class FoldTrainer:
             calibration = extra["calibration"] = fit_calibration(selected, fold.val, options, "val", context,
                                                                  self.cache)
             options = replace(options, temperature=calibration["temperature"])
+            extra.update(self._recorded_prior_correction(selected, calibration, options))
         if fold.test is not None:
             test = evaluate(selected, fold.test, options, context, description="test", cache=self.cache)
             extra["metrics"] = {"test": {"split": f"test {fold.name}".strip(), "selection": selection,
