@@ -46,11 +46,10 @@ def test_the_prior_correction_offset_divides_the_weighted_prior_out_of_the_calib
                                         "prior_correction": {"weight": 0.4, "prior": prior, "fitted_on": "val"}})
     assert ModelMetadata.from_dict(metadata.to_dict()) == metadata
     logits = np.array([1.0, -0.5, 2.0])
-    for weight, temperature in ((None, None), (1.0, None), (0.4, 3.0)):
-        used_weight, used_temperature = weight if weight is not None else 0.4, temperature or 2.0
-        offset = np.array(metadata.logit_offset(weight, temperature))
-        np.testing.assert_allclose((logits + offset) / used_temperature,
-                                   logits / used_temperature - used_weight * np.log(prior))
+    for weight in (None, 1.0, 0.2):
+        used_weight = weight if weight is not None else 0.4
+        offset = np.array(metadata.logit_offset(weight))
+        np.testing.assert_allclose((logits + offset) / 2.0, logits / 2.0 - used_weight * np.log(prior))
     assert metadata.logit_offset(0.0) is None  # weight 0: the training prior, untouched
     assert ModelMetadata().logit_offset() is None and ModelMetadata().logit_offset(0.0) is None
     with pytest.raises(ValueError, match="records no training class prior"):

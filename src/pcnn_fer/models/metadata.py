@@ -102,9 +102,10 @@ class ModelMetadata(Checked):
         """The prior correction's weight the model applies: the fitted one, 0.0 when none was fitted."""
         return self.prior_correction.weight if self.prior_correction else 0.0
 
-    def logit_offset(self, weight: float | None = None, temperature: float | None = None) -> list[float] | None:
-        """What to add to the raw logits for the prior correction at `weight` (None: the fitted one) and
-        `temperature` (None: the calibration's), so that (logits + offset) / T = logits / T - weight * log prior;
+    def logit_offset(self, weight: float | None = None) -> list[float] | None:
+        """What to add to the raw logits for the prior correction at `weight` (None: the fitted one), so that
+        (logits + offset) / T = logits / T - weight * log prior at the calibration's temperature T, the one the
+        weight was fitted at (dividing by another temperature changes confidences, not the predicted class);
         None when there is nothing to add.
 
         A weight given for a model that records no prior is an error: there is nothing to correct from."""
@@ -118,8 +119,7 @@ class ModelMetadata(Checked):
         weight = self.prior_correction.weight if weight is None else weight
         if weight == 0:
             return None
-        temperature = self.temperature if temperature is None else temperature
-        return [-temperature * weight * math.log(share) for share in self.prior_correction.prior]
+        return [-self.temperature * weight * math.log(share) for share in self.prior_correction.prior]
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object config.json keeps: known entries that are set, then the extra ones."""
