@@ -14,14 +14,13 @@ models side by side, without the correction and at their fitted weight, with the
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from pcnn_fer import load_model
 from pcnn_fer.data.datasets import load_dataset
-from pcnn_fer.engine.evaluate import EvalOptions, collect_logits, fit_prior_correction
+from pcnn_fer.engine.evaluate import EvalOptions, fit_prior_correction, held_out_logits, training_prior
 from pcnn_fer.engine.metrics import confusion_matrix, summarize
 from pcnn_fer.models.metadata import ModelMetadata
 
@@ -55,19 +54,18 @@ def main() -> None:
     for name in args.model or [None]:
         model = load_model(name)
         classes = model.config.class_names
-        correction = model.metadata.prior_correction
-        if correction is None:
-            fitted = fit_prior_correction(model, train, val, options, "val")
+        logits, targets = held_out_logits(model, val, options, "val")
+        if model.metadata.prior_correction is None:
+            fitted = fit_prior_correction(logits, targets, training_prior(train, classes), model.metadata.temperature,
+                                          "val")
             model.metadata = ModelMetadata.from_dict({**model.metadata.to_dict(), "prior_correction": fitted})
-            correction = model.metadata.prior_correction
-        logits, targets = collect_logits(model, val, replace(options, prior_weight=0.0))
+        correction = model.metadata.prior_correction
         print(f"\n{name or 'default'} on FERPlus Valid ({len(val)} faces), temperature "
               f"{model.metadata.temperature:.3f}; training prior "
               + ", ".join(f"{c} {100 * share:.2f} %" for c, share in zip(classes, correction.prior)))
         print("| W | accuracy | mean class accuracy | macro-F1 | " + " | ".join(classes) + " |")
         print("|---:" * (4 + len(classes)) + "|")
-        # The weight fitted on Valid too: applied by default, or only recorded ("fitted_weight", a weight of 0).
-        fitted = (correction.model_extra or {}).get("fitted_weight", correction.weight)
+        fitted = correction.suggested_weight  # fitted on Valid too: applied by default, or only recorded
         for weight in sorted({*WEIGHTS, fitted}):
             summary = corrected_summary(logits, targets, model.metadata, weight, classes)
             recalls = " | ".join(f"{100 * summary['per_class'][c]['recall']:.1f}" for c in classes)

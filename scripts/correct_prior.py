@@ -22,10 +22,17 @@ import torch
 from ship_model import KEPT, SHIPPED, print_paper_rows
 
 from pcnn_fer.data.datasets import load_dataset
-from pcnn_fer.engine.evaluate import MAIN, EvalOptions, evaluate, fit_prior_correction
+from pcnn_fer.engine.evaluate import (
+    MAIN,
+    EvalOptions,
+    evaluate,
+    fit_prior_correction,
+    held_out_logits,
+    training_prior,
+)
 from pcnn_fer.engine.paper_rows import score_paper_rows
 from pcnn_fer.models.metadata import WITHOUT_PRIOR_CORRECTION as WITHOUT
-from pcnn_fer.models.metadata import ModelMetadata
+from pcnn_fer.models.metadata import ModelMetadata, PriorCorrection
 from pcnn_fer.models.storage import load_model, save_model
 
 
@@ -49,9 +56,11 @@ def main() -> None:
         entry = SHIPPED / name
         model = load_model(entry)
         metadata = model.metadata.to_dict()
-        correction = fit_prior_correction(model, majority.where(split="train"), sets["val"], options, "val",
+        prior = training_prior(majority.where(split="train"), model.config.class_names)
+        logits, targets = held_out_logits(model, sets["val"], options, "val")
+        correction = fit_prior_correction(logits, targets, prior, model.metadata.temperature, "val",
                                           apply=not args.record_only)
-        fitted = correction.get("fitted_weight", correction["weight"])
+        fitted = PriorCorrection.model_validate(correction).suggested_weight
         print(f"{name}: prior correction weight {fitted:.2f} (fitted on FERPlus Valid); prior "
               f"{dict(zip(model.config.class_names, correction['prior']))}")
         if args.record_only:

@@ -39,6 +39,8 @@ from pcnn_fer.engine.evaluate import (
     evaluate,
     fit_calibration,
     fit_prior_correction,
+    held_out_logits,
+    training_prior,
     write_evaluation,
 )
 from pcnn_fer.engine.fold_result import FoldResult
@@ -88,11 +90,13 @@ def main() -> None:
     val, test, test_argmax = majority.where(split="val"), majority.where(split="test"), argmax.where(split="test")
     options = EvalOptions(batch_size=256, workers=2)
 
-    calibration = fit_calibration(model, val, options, "val")
+    logits, targets = held_out_logits(model, val, options, "val")
+    calibration = fit_calibration(logits, targets, "val")
     calibrated = replace(options, temperature=calibration["temperature"])
     # The prior correction, fitted for this temperature; every figure below but the first is measured with it.
+    prior = training_prior(majority.where(split="train"), model.config.class_names)
+    correction = fit_prior_correction(logits, targets, prior, calibration["temperature"], "val")
     model.metadata = ModelMetadata.from_dict({**model.metadata.to_dict(), "calibration": calibration})
-    correction = fit_prior_correction(model, majority.where(split="train"), val, options, "val")
     without = evaluate(model, test, replace(options, prior_weight=0.0), description="test uncorrected")[MAIN]
     model.metadata = ModelMetadata.from_dict({**model.metadata.to_dict(), "prior_correction": correction})
     figures = {WITHOUT_PRIOR_CORRECTION: without,

@@ -19,7 +19,16 @@ from pcnn_fer.engine.calibration import (
     reliability_bins,
 )
 from pcnn_fer.engine.distributed import DistContext
-from pcnn_fer.engine.evaluate import EvalOptions, collect_logits, evaluate, fit_calibration, write_evaluation
+from pcnn_fer.engine.evaluate import (
+    EvalOptions,
+    collect_logits,
+    evaluate,
+    fit_calibration,
+    fit_prior_correction,
+    held_out_logits,
+    training_prior,
+    write_evaluation,
+)
 from pcnn_fer.engine.metrics import confusion_matrix
 from pcnn_fer.engine.train import train
 from pcnn_fer.models import create_model
@@ -145,7 +154,7 @@ def tiny():
 def test_evaluate_reports_ece_and_nll_before_and_after_the_fitted_temperature(tiny, tmp_path):
     model, val, test = tiny
     options = EvalOptions(batch_size=5, show_progress=False)
-    calibration = fit_calibration(model, val, options, "val")
+    calibration = fit_calibration(*held_out_logits(model, val, options, "val"), "val")
     assert calibration["fitted_on"] == "val" and calibration["temperature"] > 0
     assert calibration["val_nll_calibrated"] < calibration["val_nll"]
     plain = evaluate(model, test, options)["main"]
@@ -205,7 +214,7 @@ def test_evaluation_applies_the_models_prior_correction_unless_told_otherwise(ti
                                    len(CLASSES))
         assert evaluate(model, test, options)["main"]["confusion"] == counted.tolist()
         # Fitting the temperature and a new correction starts from the raw logits, whatever the model keeps.
-        assert fit_calibration(model, val, options, "val")["val_nll"] == pytest.approx(
+        assert fit_calibration(*held_out_logits(model, val, options, "val"), "val")["val_nll"] == pytest.approx(
             float(F.cross_entropy(collect_logits(model, val, replace(options, prior_weight=0.0))[0],
                                   torch.tensor([s.label for s in val]))), rel=1e-5)
     finally:
@@ -213,17 +222,33 @@ def test_evaluation_applies_the_models_prior_correction_unless_told_otherwise(ti
 
 
 def test_a_prior_correction_is_fitted_from_the_training_labels_prior_on_held_out_faces(tiny):
-    from pcnn_fer.engine.evaluate import fit_prior_correction
-
     model, val, _ = tiny
     train = val.subset([s for s in val if s.label == 0] * 3 + list(val))  # class 0 four times as frequent
-    correction = fit_prior_correction(model, train, val, EvalOptions(batch_size=5, show_progress=False), "val")
+    logits, targets = held_out_logits(model, val, EvalOptions(batch_size=5, show_progress=False), "val")
+    prior = training_prior(train, model.config.class_names)
+    correction = fit_prior_correction(logits, targets, prior, 1.0, "val")
     counts = np.bincount([s.label for s in train], minlength=len(CLASSES))
     np.testing.assert_allclose(correction["prior"], counts / counts.sum(), atol=1e-6)
     assert correction["fitted_on"] == "val" and correction["weight"] in PRIOR_WEIGHTS
     best = max(correction["val_trials"], key=lambda t: t["accuracy"] + t["mean_class_accuracy"])
     assert correction["weight"] == best["weight"]
-    ModelMetadata.from_dict({"prior_correction": correction})  # a section the metadata reads back
+    read = ModelMetadata.from_dict({"prior_correction": correction}).prior_correction
+    assert read.fitted_weight is None and read.suggested_weight == correction["weight"]
+    # Recorded only: the model keeps its predictions (weight 0) and the fitted weight is the one suggested.
+    recorded = fit_prior_correction(logits, targets, prior, 1.0, "val", apply=False)
+    read = ModelMetadata.from_dict({"prior_correction": recorded}).prior_correction
+    assert read.weight == 0.0 and read.fitted_weight == read.suggested_weight == correction["weight"]
+
+
+def test_the_prior_correction_weight_is_fitted_at_the_temperature_given():
+    # Two classes, prior 0.9 / 0.1; the rare class's faces lose by 0.5, the common class's win by 3. The shift
+    # W * log(0.9 / 0.1) = 2.197 W lifts the rare class once it beats the margin scaled by 1 / T: W > 0.23 at T = 1
+    # (the common faces stay right up to W = 1), W > 0.03 at T = 8 (where the common faces flip from W > 0.17).
+    logits = torch.tensor([[0.0, -0.5]] * 4 + [[0.0, -3.0]] * 4)
+    targets = torch.tensor([1] * 4 + [0] * 4)
+    prior = torch.tensor([0.9, 0.1])
+    assert fit_prior_correction(logits, targets, prior, 1.0, "val")["weight"] == 0.25
+    assert fit_prior_correction(logits, targets, prior, 8.0, "val")["weight"] == 0.05
 
 
 def test_each_process_fills_in_its_own_share_of_the_collected_logits(tiny):

@@ -8,7 +8,7 @@ from PIL import Image
 from shapes import make_shapes, write_shapes_tree
 
 from pcnn_fer.data.mixup import Mixup
-from pcnn_fer.engine import fold_trainer, model_setup
+from pcnn_fer.engine import evaluate, fold_trainer, model_setup
 from pcnn_fer.engine.calibration import PRIOR_WEIGHTS
 from pcnn_fer.engine.checkpoint import LAST, RunDir
 from pcnn_fer.engine.config import load_config
@@ -239,13 +239,17 @@ def thinned(shapes, label: int, kept: int):
                           or int(s.key.rsplit("_", 1)[1]) < kept])
 
 
-def test_a_run_records_its_training_prior_and_the_fitted_correction_without_applying_it(tmp_path):
+def test_a_run_records_its_training_prior_and_the_fitted_correction_without_applying_it(tmp_path, monkeypatch):
+    passes = []
+    collect = evaluate.collect_logits
+    monkeypatch.setattr(evaluate, "collect_logits", lambda *a, **k: passes.append(1) or collect(*a, **k))
     config = tiny_config(tmp_path, **{"misc.select": "val", "data.val_fraction": 0.25})
     run = train(config, samples=thinned(make_shapes(train_per_class=8, test_per_class=2, size=32), 2, 3))
+    assert len(passes) == 1  # the temperature and the correction are fitted on one pass over val
     metadata = load_model(run).metadata
     correction = metadata.prior_correction
     assert correction.weight == 0.0 and metadata.prior_weight == 0.0  # the model's own predictions by default
-    assert correction.model_extra["fitted_weight"] in PRIOR_WEIGHTS
+    assert correction.fitted_weight in PRIOR_WEIGHTS
     assert len(correction.model_extra["val_trials"]) == len(PRIOR_WEIGHTS)
     assert sum(correction.prior) == pytest.approx(1.0, abs=1e-5)
     assert correction.prior[2] < min(correction.prior[:2])  # the thinned class is the rare one

@@ -58,7 +58,7 @@ def test_each_entry_records_ferplus_training_prior_and_a_weight_fitted_on_valida
     correction = member.metadata.prior_correction
     assert correction.fitted_on == "val" and len(correction.prior) == len(member.config.class_names)
     assert correction.prior[member.config.class_names.index("neutral")] > 0.3  # FERPlus's: a third neutral
-    fitted = correction.model_extra.get("fitted_weight", correction.weight)
+    fitted = correction.suggested_weight
     best = max(correction.model_extra["val_trials"], key=lambda trial: trial["accuracy"] + trial["mean_class_accuracy"])
     assert fitted == best["weight"]
     if member is Pretrained.DEFAULT:

@@ -215,16 +215,22 @@ def collect_logits(model: nn.Module, samples: SampleSet, options: EvalOptions, c
     return context.sum(logits), context.sum(targets)
 
 
-def fit_calibration(model: nn.Module, samples: SampleSet, options: EvalOptions, split: str,
-                    context: DistContext | None = None, cache: DecodedCache | None = None) -> dict:
-    """A temperature for the main head fitted on `samples` (the `split` part), with its NLL before and after.
+def held_out_logits(model: nn.Module, samples: SampleSet, options: EvalOptions, split: str,
+                    context: DistContext | None = None,
+                    cache: DecodedCache | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The main head's logits before any prior correction, and the hard targets, on held-out `samples` (the `split`
+    part): what a temperature and a correction weight are fitted on, so that one pass serves both.
 
-    The data path is `options`' (flip TTA included), so the temperature fits the logits it will rescale. The
-    dict is what a model's metadata keeps under "calibration".
-    """
+    The data path is `options`' (flip TTA included), so both fit the logits they will rescale and shift."""
+    return collect_logits(model, samples, replace(options, prior_weight=0.0), context, cache,
+                          description=f"scoring {split} for calibration")
+
+
+def fit_calibration(logits: torch.Tensor, targets: torch.Tensor, split: str,
+                    context: DistContext | None = None) -> dict:
+    """A temperature for the held-out logits of the `split` part (`held_out_logits`), with the NLL before and after.
+    The dict is what a model's metadata keeps under "calibration"."""
     context = context or DistContext()
-    logits, targets = collect_logits(model, samples, replace(options, prior_weight=0.0), context, cache,
-                                     description=f"calibrating on {split}")
     temperature = context.broadcast(fit_temperature(logits, targets))  # one value, whatever the float rounding
     logits = logits.double()
     return {"temperature": temperature, "fitted_on": split,
@@ -232,21 +238,22 @@ def fit_calibration(model: nn.Module, samples: SampleSet, options: EvalOptions, 
             f"{split}_nll_calibrated": float(F.cross_entropy(logits / temperature, targets))}
 
 
-def fit_prior_correction(model: nn.Module, train: SampleSet, held_out: SampleSet, options: EvalOptions,
+def training_prior(train: SampleSet, class_names: tuple[str, ...]) -> torch.Tensor:
+    """The class prior of the training labels `train`, in the model's class order `class_names`; a ValueError when
+    a class has no training faces (there is no prior to correct from)."""
+    return class_prior(torch.from_numpy(targets_in_model_order(train, class_names)), len(class_names))
+
+
+def fit_prior_correction(logits: torch.Tensor, targets: torch.Tensor, prior: torch.Tensor, temperature: float,
                          split: str, context: DistContext | None = None, apply: bool = True) -> dict:
-    """The prior correction for the model's temperature: the class prior of its training labels `train` (in the
-    model's class order) and the weight fitted on `held_out` (the `split` part), with the accuracy and mean class
-    accuracy there at every weight tried. The dict is what a model's metadata keeps under "prior_correction".
+    """The prior correction at `temperature` for the held-out logits of the `split` part (`held_out_logits`): the
+    training `prior` and the weight fitted there, with the accuracy and mean class accuracy at every weight tried.
+    The dict is what a model's metadata keeps under "prior_correction".
 
     Without `apply` the fitted weight is only recorded ("fitted_weight") and the weight is 0: the model keeps its
     own predictions, and users may opt in (`--prior-correction W`)."""
     context = context or DistContext()
-    inner = evaluation_model(model)
-    config = inner.config
-    prior = class_prior(torch.from_numpy(targets_in_model_order(train, config.class_names)), config.num_classes)
-    logits, targets = collect_logits(model, held_out, replace(options, prior_weight=0.0), context,
-                                     description=f"fitting the prior correction on {split}")
-    weight, trials = fit_prior_weight(logits, targets, inner.metadata.temperature, prior)
+    weight, trials = fit_prior_weight(logits, targets, temperature, prior)
     weight = context.broadcast(weight)
     applied = {"weight": weight} if apply else {"weight": 0.0, "fitted_weight": weight}
     return {**applied, "prior": [round(float(share), 6) for share in prior], "fitted_on": split,

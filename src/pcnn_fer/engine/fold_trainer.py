@@ -47,6 +47,8 @@ from pcnn_fer.engine.evaluate import (
     evaluation_model,
     fit_calibration,
     fit_prior_correction,
+    held_out_logits,
+    training_prior,
     write_evaluation,
 )
 from pcnn_fer.engine.fold_result import FoldResult, samples_fingerprint
@@ -294,20 +296,17 @@ class FoldTrainer:
                              selection={"rule": config.misc.select, "metric": config.misc.select_metric},
                              **measured)
 
-    def _recorded_prior_correction(self, selected: nn.Module, calibration: dict, options: EvalOptions) -> dict:
-        """The training labels' class prior and the correction weight fitted on val at the new temperature,
+    def _recorded_prior_correction(self, logits: torch.Tensor, targets: torch.Tensor, temperature: float) -> dict:
+        """The training labels' class prior and the correction weight fitted on val's `logits` at `temperature`,
         recorded with a weight of 0: the model keeps its own predictions and `--prior-correction W` opts in. Empty
         when a class has no training faces (there is no prior to correct from)."""
-        model = evaluation_model(selected)
-        model.metadata = ModelMetadata.from_dict({**model.metadata.to_dict(), "calibration": calibration})
         try:
-            correction = fit_prior_correction(selected, self.fold.train, self.fold.val, options, "val",
-                                              self.context, apply=False)
+            prior = training_prior(self.fold.train, evaluation_model(self.model).config.class_names)
         except ValueError as error:
             log.warning("no prior correction recorded: %s", error)
             return {}
-        model.metadata = ModelMetadata.from_dict({**model.metadata.to_dict(), "prior_correction": correction})
-        return {"prior_correction": correction}
+        return {"prior_correction": fit_prior_correction(logits, targets, prior, temperature, "val", self.context,
+                                                         apply=False)}
 
     def _save_last(self) -> None:
         """The resumable checkpoint last/: weights and every state a restart needs to continue exactly here."""
@@ -358,11 +357,12 @@ class FoldTrainer:
         calibration = test = None
         extra: dict = {}
         if fold.val is not None:
-            # One pass over val: the temperature that makes the selected model's confidences honest.
-            calibration = extra["calibration"] = fit_calibration(selected, fold.val, options, "val", context,
-                                                                 self.cache)
+            # One pass over val: the temperature that makes the selected model's confidences honest, and the
+            # prior correction fitted at it.
+            logits, targets = held_out_logits(selected, fold.val, options, "val", context, self.cache)
+            calibration = extra["calibration"] = fit_calibration(logits, targets, "val", context)
             options = replace(options, temperature=calibration["temperature"])
-            extra.update(self._recorded_prior_correction(selected, calibration, options))
+            extra.update(self._recorded_prior_correction(logits, targets, calibration["temperature"]))
         if fold.test is not None:
             test = evaluate(selected, fold.test, options, context, description="test", cache=self.cache)
             extra["metrics"] = {"test": {"split": f"test {fold.name}".strip(), "selection": selection,

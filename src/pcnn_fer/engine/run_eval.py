@@ -19,7 +19,14 @@ from pcnn_fer.data.subsets import ChallengeSubset
 from pcnn_fer.engine.checkpoint import RECIPE_FILE, RESULT_FILE, RunDir
 from pcnn_fer.engine.config import TrainConfig, load_config
 from pcnn_fer.engine.distributed import DistContext
-from pcnn_fer.engine.evaluate import MAIN, EvalOptions, evaluate, fit_calibration, write_evaluation
+from pcnn_fer.engine.evaluate import (
+    MAIN,
+    EvalOptions,
+    evaluate,
+    fit_calibration,
+    held_out_logits,
+    write_evaluation,
+)
 from pcnn_fer.engine.fold_result import FoldResult, samples_fingerprint
 from pcnn_fer.engine.folds import plan_folds
 from pcnn_fer.engine.metrics import mean_std
@@ -91,7 +98,8 @@ def evaluate_run(request: EvalRequest, options: EvalOptions, context: DistContex
         model = optimize_for_inference(load_model(model_dir, device=context.device))
         calibration = model.metadata.calibration.to_dict() if model.metadata.calibration else None
         if calibration_set is not None:
-            calibration = fit_calibration(model, calibration_set, options, calibrate_on, context)
+            logits, targets = held_out_logits(model, calibration_set, options, calibrate_on, context)
+            calibration = fit_calibration(logits, targets, calibrate_on, context)
         scoring = replace(options, temperature=calibration["temperature"] if calibration else 1.0)
         sets = {split: fold_test}
         for name, subset in request.subsets:

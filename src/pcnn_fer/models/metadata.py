@@ -54,6 +54,12 @@ class PriorCorrection(Section):
     weight: Float = Field(ge=0.0)
     prior: list[float]  # in the model's class order, summing to 1
     fitted_on: str | None = None
+    fitted_weight: Float | None = Field(None, ge=0.0)  # fitted but not applied (the weight is then 0)
+
+    @property
+    def suggested_weight(self) -> float:
+        """The weight fitted on held-out data: the one recorded for users to opt in with, else the one applied."""
+        return self.fitted_weight if self.fitted_weight is not None else self.weight
 
     @field_validator("prior")
     @classmethod

@@ -91,7 +91,7 @@ class PretrainedEntry:
             lines.append(f"  prior correction weight {correction.weight:.2f} (fitted on {correction.fitted_on or '?'}; "
                          f"every figure above but {WITHOUT_PRIOR_CORRECTION}'s is with it)")
         elif correction:
-            fitted = (correction.model_extra or {}).get("fitted_weight")
+            fitted = correction.fitted_weight
             recorded = f"weight {fitted:.2f} fitted on {correction.fitted_on or '?'}, " if fitted is not None else ""
             lines.append(f"  prior correction: none applied ({recorded}the training prior recorded for "
                          f"--prior-correction W)")
