@@ -134,7 +134,7 @@ def scored_batches(model: nn.Module, samples: SampleSet, options: EvalOptions, c
     seen = 0
     try:
         for images, soft_or_hard in progress(loader, len(loader), description,
-                                             options.show_progress and context.is_main):
+                                             options.show_progress and context.is_main, unit="batch"):
             indices = order[seen:seen + len(images)]
             seen += len(images)
             images = images.to(context.device, non_blocking=True)

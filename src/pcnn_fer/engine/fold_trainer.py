@@ -181,7 +181,7 @@ class FoldTrainer:
         lr = self.optimizer.param_groups[0]["lr"]  # the rate this epoch starts with, not the next epoch's
         started, images_seen = time.perf_counter(), 0
         description = f"{self.fold.name + ' ' if self.fold.name else ''}epoch {self.epoch + 1}/{config.schedule.epochs}"
-        bar = progress(loader, len(loader), description, context.is_main and not config.misc.quiet)
+        bar = progress(loader, len(loader), description, context.is_main and not config.misc.quiet, unit="batch")
         micro_steps_total = math.ceil((len(self.sampler) + self.sampler.skip) / self.micro_batch)
         for images, targets in bar:
             images = images.to(self.device, non_blocking=True)
