@@ -9,7 +9,8 @@ What it measures and writes into the entry's metadata (config.json), printing ea
 - a calibration temperature fitted on validation, and ECE / NLL before and after on test; the reliability
   diagram and the confusion matrices go to the run's plots/ folder;
 - the prior correction (the training labels' class prior, its weight fitted on validation): every figure is
-  measured with it, and test once more without it;
+  measured with it, and test once more without it; with `--record-correction` the weight is recorded, not applied,
+  and every figure is the model's own;
 - that float16 storage (half the wheel size) keeps the predictions: top-1 agreement with float32 on test;
 - the paper's rows with their published protocols (`pcnn-fer eval --paper-rows`: FERPlus Test, the argmax
   protocol, Occlusion-FERPlus, Pose>30 and Pose>45), with mean class accuracy, macro-F1 and per-class recall;
@@ -46,7 +47,7 @@ from pcnn_fer.engine.evaluate import (
 from pcnn_fer.engine.fold_result import FoldResult
 from pcnn_fer.engine.paper_rows import score_paper_rows
 from pcnn_fer.faces.framing import FER2013_FRAMING
-from pcnn_fer.models.metadata import WITHOUT_PRIOR_CORRECTION, ModelMetadata
+from pcnn_fer.models.metadata import WITHOUT_PRIOR_CORRECTION, ModelMetadata, PriorCorrection
 from pcnn_fer.models.storage import load_model, save_model
 
 SHIPPED = Path(__file__).resolve().parents[1] / "src" / "pcnn_fer" / "weights" / "shipped"
@@ -78,6 +79,9 @@ def main() -> None:
     parser.add_argument("--summary", help="one line saying what the model is (default: from its config)")
     parser.add_argument("--recipe-file", help="the recipe the run trained from, e.g. configs/ferplus_balanced.yaml")
     parser.add_argument("--machine", default="2 CPU cores, no GPU", help="what the run trained on")
+    parser.add_argument("--record-correction", action="store_true",
+                        help="record the prior correction's fitted weight without applying it (weight 0): the "
+                             "entry keeps its own predictions and every figure is measured without it")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -93,19 +97,23 @@ def main() -> None:
     logits, targets = held_out_logits(model, val, options, "val")
     calibration = fit_calibration(logits, targets, "val")
     calibrated = replace(options, temperature=calibration["temperature"])
-    # The prior correction, fitted for this temperature; every figure below but the first is measured with it.
+    # The prior correction, fitted for this temperature; where it is applied, every figure below but the first is
+    # measured with it.
     prior = training_prior(majority.where(split="train"), model.config.class_names)
-    correction = fit_prior_correction(logits, targets, prior, calibration["temperature"], "val")
+    correction = fit_prior_correction(logits, targets, prior, calibration["temperature"], "val",
+                                      apply=not args.record_correction)
     model.metadata = ModelMetadata.from_dict({**model.metadata.to_dict(), "calibration": calibration})
-    without = evaluate(model, test, replace(options, prior_weight=0.0), description="test uncorrected")[MAIN]
+    figures = {}
+    if correction["weight"]:
+        figures[WITHOUT_PRIOR_CORRECTION] = evaluate(model, test, replace(options, prior_weight=0.0),
+                                                     description="test uncorrected")[MAIN]
     model.metadata = ModelMetadata.from_dict({**model.metadata.to_dict(), "prior_correction": correction})
-    figures = {WITHOUT_PRIOR_CORRECTION: without,
-               "val": evaluate(model, val, options, description="val")[MAIN],
-               "test": evaluate(model, test, calibrated, description="test")[MAIN],
-               "test_vote_argmax": evaluate(model, test_argmax, options, description="test argmax")[MAIN],
-               "val_flip_tta": evaluate(model, val, replace(options, flip_tta=True), description="val flip")[MAIN],
-               "test_flip_tta": evaluate(model, test, replace(calibrated, flip_tta=True),
-                                         description="test flip")[MAIN]}
+    figures |= {"val": evaluate(model, val, options, description="val")[MAIN],
+                "test": evaluate(model, test, calibrated, description="test")[MAIN],
+                "test_vote_argmax": evaluate(model, test_argmax, options, description="test argmax")[MAIN],
+                "val_flip_tta": evaluate(model, val, replace(options, flip_tta=True), description="val flip")[MAIN],
+                "test_flip_tta": evaluate(model, test, replace(calibrated, flip_tta=True),
+                                          description="test flip")[MAIN]}
     protocols = {WITHOUT_PRIOR_CORRECTION: "FERPlus Test (PrivateTest), majority vote, 8 classes, without the prior "
                                            "correction",
                  "val": "FERPlus Valid (PublicTest), majority vote, 8 classes",
@@ -184,7 +192,9 @@ def main() -> None:
     for k, v in figures.items():
         print(f"{protocols[k]}: {v['count']} faces, accuracy {100 * v['accuracy']:.2f} %, mean class accuracy "
               f"{100 * v['mean_class_accuracy']:.2f} %, macro-F1 {100 * v['macro_f1']:.2f} %")
-    print(f"prior correction: weight {correction['weight']:.2f}, fitted on FERPlus Valid")
+    applied = "applied" if correction["weight"] else "recorded, not applied"
+    print(f"prior correction: weight {PriorCorrection.model_validate(correction).suggested_weight:.2f} fitted on "
+          f"FERPlus Valid, {applied}")
     print(f"calibration: T = {calibration['temperature']:.4f}; test ECE {100 * calibration['test_ece']:.2f} % -> "
           f"{100 * calibration['test_ece_calibrated']:.2f} %, NLL {calibration['test_nll']:.4f} -> "
           f"{calibration['test_nll_calibrated']:.4f}")
