@@ -16,16 +16,17 @@ SEPARATOR = "\x1f"
 
 
 def _recorded_runs(tmp_path: Path, *command: str) -> tuple[subprocess.CompletedProcess, list[list[str]]]:
-    """Run a campaign script with python3 replaced by a recorder; the argument lists it was called with."""
+    """Run a campaign script with python3 replaced by a recorder; the argument lists it was called with. Each call
+    writes its own file: a campaign starts runs in the background, and their records must not interleave."""
     bin_dir, calls = tmp_path / "bin", tmp_path / "calls"
     bin_dir.mkdir()
+    calls.mkdir()
     recorder = bin_dir / "python3"
-    recorder.write_text(f'#!/usr/bin/env bash\nprintf "%s{SEPARATOR}" "$@" >> "{calls}"\necho >> "{calls}"\n')
+    recorder.write_text(f'#!/usr/bin/env bash\nprintf "%s{SEPARATOR}" "$@" > "$(mktemp "{calls}/call.XXXXXX")"\n')
     recorder.chmod(0o755)
     environment = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
     done = subprocess.run(["bash", *command], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60)
-    lines = calls.read_text().splitlines() if calls.exists() else []
-    return done, [line.split(SEPARATOR)[:-1] for line in lines]
+    return done, [call.read_text().split(SEPARATOR)[:-1] for call in sorted(calls.iterdir())]
 
 
 def _recipe(arguments: list[str]) -> dict:
