@@ -20,10 +20,11 @@ def test_another_class_set_takes_every_weight_but_the_class_heads():
     start, model = _model(["a", "b", "c", "d"], 0), _model(["x", "y"], 1)
     fresh = {key: value.clone() for key, value in model.state_dict().items()}
     transfer_weights(start, model, "start")
-    taken = [key for key, value in model.state_dict().items() if torch.equal(value, start.state_dict()[key])
-             if value.shape == start.state_dict()[key].shape]
-    heads = [key for key, value in model.state_dict().items() if value.shape != start.state_dict()[key].shape]
-    assert heads and all(torch.equal(model.state_dict()[key], fresh[key]) for key in heads)
+    given, received = start.state_dict(), model.state_dict()
+    taken = [key for key, value in received.items() if value.shape == given[key].shape
+             and torch.equal(value, given[key])]
+    heads = [key for key, value in received.items() if value.shape != given[key].shape]
+    assert heads and all(torch.equal(received[key], fresh[key]) for key in heads)
     assert len(taken) + len(heads) == len(fresh)
     assert all("head" in key for key in heads)
 
@@ -31,7 +32,8 @@ def test_another_class_set_takes_every_weight_but_the_class_heads():
 def test_the_same_classes_take_every_weight_and_another_backbone_is_refused():
     start, model = _model(["a", "b"], 0), _model(["a", "b"], 1)
     transfer_weights(start, model, "start")
-    assert all(torch.equal(v, start.state_dict()[k]) for k, v in model.state_dict().items())
+    given = start.state_dict()
+    assert all(torch.equal(v, given[k]) for k, v in model.state_dict().items())
     r18 = create_model("pcnn_r18", class_names=["a", "b"], input_size=32)
     with pytest.raises(ValueError, match="is a mobilenet_v2 model; this run needs resnet18"):
         transfer_weights(start, r18, "start")
