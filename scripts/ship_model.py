@@ -47,7 +47,7 @@ from pcnn_fer.engine.evaluate import (
 from pcnn_fer.engine.fold_result import FoldResult
 from pcnn_fer.engine.paper_rows import score_paper_rows
 from pcnn_fer.faces.framing import FER2013_FRAMING
-from pcnn_fer.models.metadata import WITHOUT_PRIOR_CORRECTION, ModelMetadata, PriorCorrection
+from pcnn_fer.models.metadata import WITHOUT_PRIOR_CORRECTION, ModelMetadata
 from pcnn_fer.models.storage import load_model, save_model
 
 SHIPPED = Path(__file__).resolve().parents[1] / "src" / "pcnn_fer" / "weights" / "shipped"
@@ -193,8 +193,8 @@ def main() -> None:
         print(f"{protocols[k]}: {v['count']} faces, accuracy {100 * v['accuracy']:.2f} %, mean class accuracy "
               f"{100 * v['mean_class_accuracy']:.2f} %, macro-F1 {100 * v['macro_f1']:.2f} %")
     applied = "applied" if correction["weight"] else "recorded, not applied"
-    print(f"prior correction: weight {PriorCorrection.model_validate(correction).suggested_weight:.2f} fitted on "
-          f"FERPlus Valid, {applied}")
+    print(f"prior correction: weight {model.metadata.prior_correction.suggested_weight:.2f} fitted on FERPlus Valid, "
+          f"{applied}")
     print(f"calibration: T = {calibration['temperature']:.4f}; test ECE {100 * calibration['test_ece']:.2f} % -> "
           f"{100 * calibration['test_ece_calibrated']:.2f} %, NLL {calibration['test_nll']:.4f} -> "
           f"{calibration['test_nll_calibrated']:.4f}")
